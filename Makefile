@@ -1,0 +1,21 @@
+# The two commands from the README:
+#   make demo   - the main job (see README)
+#   make test   - lint, type-check and the whole test suite, lab included
+.PHONY: demo test setup bench
+SHELL := /bin/bash
+VENV := .venv/bin
+
+setup:
+	@scripts/bootstrap.sh
+
+demo: setup
+	@scripts/demo.sh
+
+test: setup
+	$(VENV)/ruff check orchestrator tests lab bench
+	$(VENV)/ruff format --check orchestrator tests lab bench
+	$(VENV)/mypy
+	$(VENV)/python -m pytest -q -p no:cacheprovider
+
+bench: setup
+	$(VENV)/python bench/run.py

@@ -1,0 +1,147 @@
+"""``scrubctl plan``, ``scrubctl status``, ``scrubctl events``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from orchestrator.cli.common import (
+    DbOption,
+    JsonOption,
+    emit_json,
+    guard,
+    now,
+    open_db,
+    say,
+    table,
+)
+from orchestrator.domain import Protection
+from orchestrator.errors import ExitCode, InvalidInput
+from orchestrator.service import status as service
+from orchestrator.service.common import parse_duration
+
+
+def plan(
+    site: Annotated[str | None, typer.Option("--site", "-s", help="Only this site.")] = None,
+    assume_up: Annotated[
+        bool, typer.Option("--assume-up", help="What-if: every session and return path healthy.")
+    ] = False,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Exactly what every site announces to which peer, and why."""
+    result = service.current_plan(open_db(db), now=now(), assume_up=assume_up)
+    view = service.plan_view(result, site)
+    if as_json:
+        emit_json(view)
+        return
+    table(
+        "Plan" + (" (assuming every session and return path up)" if assume_up else ""),
+        ["site", "prefix", "AS path", "communities", "peers", "why"],
+        [
+            [
+                r["site"],
+                r["prefix"] + (" RTBH" if r["kind"] == "rtbh" else ""),
+                " ".join(map(str, r["as_path"])),
+                " ".join(r["communities"] + r["large_communities"]) or "-",
+                ", ".join(r["peers"]),
+                r["reason"],
+            ]
+            for r in view["routes"]
+        ],
+    )
+    _customers(view["customers"])
+    for violation in view["violations"]:
+        say(f"REFUSED: {violation}")
+
+
+def _customers(customers: dict[str, dict[str, object]]) -> None:
+    table(
+        "Customers",
+        ["customer", "state", "why"],
+        [[name, c["state"], c["reason"]] for name, c in customers.items()],
+    )
+
+
+def status(
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 6 if a customer that wants protection has none.")
+    ] = False,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Per customer: protected, last resort or unprotected, and why."""
+    view = service.plan_view(service.current_plan(open_db(db), now=now()))
+    customers = view["customers"]
+    if as_json:
+        emit_json(
+            {
+                "customers": customers,
+                "routes": len(view["routes"]),
+                "violations": view["violations"],
+            }
+        )
+    else:
+        _customers(customers)
+        say(f"{len(view['routes'])} route(s) planned across all sites")
+    bad = [
+        n
+        for n, c in customers.items()
+        if c["state"] in (Protection.UNPROTECTED, Protection.LAST_RESORT)
+    ]
+    if check and bad:
+        raise typer.Exit(int(ExitCode.UNPROTECTED))
+
+
+def _since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    if text[-1:] in ("s", "m", "h", "d") and text[:-1].isdigit():
+        return now() - parse_duration(text, "--since")
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"{text!r} is neither a duration (2h) nor an ISO time", where="--since"
+        ) from None
+    if value.tzinfo is None:
+        raise InvalidInput(f"{text!r} has no time zone (add Z or +00:00)", where="--since")
+    return value
+
+
+def events(
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only events newer than this: a duration (2h) or ISO time."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100_000)] = 100,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The audit log: who did what, to what, when and why."""
+    rows = service.events(open_db(db), since=_since(since), limit=limit)
+    if as_json:
+        emit_json(rows)
+        return
+    table(
+        "Events",
+        ["id", "time (UTC)", "actor", "action", "target", "reason"],
+        [
+            [
+                r["id"],
+                r["at"][:19].replace("T", " "),
+                r["actor"],
+                r["action"],
+                r["target"],
+                r["reason"],
+            ]
+            for r in rows
+        ],
+    )
+
+
+def register(app: typer.Typer) -> None:
+    for command in (plan, status, events):
+        app.command()(guard(command))

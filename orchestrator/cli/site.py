@@ -1,0 +1,80 @@
+"""``scrubctl site drain|undrain|list``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from orchestrator.cli.common import (
+    ActorOption,
+    DbOption,
+    JsonOption,
+    ReasonOption,
+    actor,
+    emit_json,
+    guard,
+    now,
+    open_db,
+    say,
+    short_time,
+    table,
+)
+from orchestrator.service import sites as service
+
+app = typer.Typer(
+    help="Scrubbing sites: drain for maintenance, show sessions.", no_args_is_help=True
+)
+
+SiteArg = Annotated[str, typer.Argument(help="Site name from the inventory.")]
+
+
+@app.command()
+@guard
+def drain(
+    site: SiteArg,
+    reason: ReasonOption,
+    force: Annotated[
+        bool, typer.Option("--force", help="Drain even if a customer is left unprotected.")
+    ] = False,
+    db: DbOption = None,
+    who: ActorOption = None,
+) -> None:
+    """Drain SITE: GRACEFUL_SHUTDOWN for the drain time, then withdraw."""
+    say(service.drain(open_db(db), site, reason=reason, force=force, actor=actor(who), now=now()))
+
+
+@app.command()
+@guard
+def undrain(
+    site: SiteArg, reason: ReasonOption, db: DbOption = None, who: ActorOption = None
+) -> None:
+    """Return SITE to service."""
+    say(service.undrain(open_db(db), site, reason=reason, actor=actor(who), now=now()))
+
+
+@app.command("list")
+@guard
+def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Sites with their admin state and BGP sessions as the agents report them."""
+    sites = service.list_(open_db(db), now=now())
+    if as_json:
+        emit_json(sites)
+        return
+    table(
+        "Sites",
+        ["site", "admin", "since", "peer", "address", "session", "changed"],
+        [
+            [
+                s["site"],
+                s["admin_state"],
+                short_time(s["admin_since"]),
+                p["name"],
+                p["address"],
+                p["state"],
+                short_time(p["since"]),
+            ]
+            for s in sites
+            for p in s["peers"]
+        ],
+    )

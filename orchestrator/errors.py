@@ -1,0 +1,47 @@
+"""One exception class per kind of failure, each with its exit code.
+
+The CLI catches ``ScrubError`` at its boundary and prints ``str(error)`` as a
+single line; user mistakes never produce a traceback.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    ERROR = 1  # unexpected failure (a bug, a daemon that died)
+    INVALID = 2  # invalid input: bad file, bad field, safety rule
+    NOT_FOUND = 3  # unknown customer, site, diversion, RTBH entry
+    CONFLICT = 4  # refused because of current state (max-prefix, overlap)
+    BUSY = 5  # the database stayed locked by another writer
+    UNPROTECTED = 6  # `status --check`: some customer is not protected
+
+
+class ScrubError(Exception):
+    exit_code = ExitCode.ERROR
+
+    def __init__(self, message: str, *, where: str = "", hint: str = "") -> None:
+        self.where = where
+        self.hint = hint
+        text = f"{where}: {message}" if where else message
+        if hint:
+            text = f"{text} ({hint})"
+        super().__init__(text)
+
+
+class InvalidInput(ScrubError):
+    exit_code = ExitCode.INVALID
+
+
+class NotFound(ScrubError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class Conflict(ScrubError):
+    exit_code = ExitCode.CONFLICT
+
+
+class DatabaseBusy(ScrubError):
+    exit_code = ExitCode.BUSY

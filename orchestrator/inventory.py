@@ -1,0 +1,418 @@
+"""The inventory: sites, peers, customers, return paths and policy.
+
+Validated with pydantic (field types, ranges, forbidden extra keys), then by
+``check_inventory`` for the rules that span objects. Errors carry the dotted
+path of the field they are about: ``customers.acme.prefixes[1].prefix: ...``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeAlias
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    model_validator,
+)
+
+from orchestrator.domain import (
+    BLACKHOLE,
+    MAX_SCRUB_LEN,
+    Community,
+    IPAddress,
+    IPNetwork,
+    LargeCommunity,
+    Mode,
+    Role,
+    contains,
+    reserved_overlap,
+)
+from orchestrator.errors import InvalidInput
+
+
+def _community(value: Any) -> Any:
+    return Community.parse(value) if isinstance(value, str) else value
+
+
+def _large_community(value: Any) -> Any:
+    return LargeCommunity.parse(value) if isinstance(value, str) else value
+
+
+def _network(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return ipaddress.ip_network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a network with prefix length ({exc})") from None
+    return value
+
+
+def _address(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IPv4 or IPv6 address") from None
+    return value
+
+
+def _interface(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return ipaddress.ip_interface(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an address with prefix length") from None
+    return value
+
+
+CommunityField = Annotated[
+    Community, BeforeValidator(_community), PlainSerializer(str, return_type=str)
+]
+LargeCommunityField = Annotated[
+    LargeCommunity, BeforeValidator(_large_community), PlainSerializer(str, return_type=str)
+]
+NetworkField = Annotated[
+    IPNetwork, BeforeValidator(_network), PlainSerializer(str, return_type=str)
+]
+AddressField = Annotated[
+    IPAddress, BeforeValidator(_address), PlainSerializer(str, return_type=str)
+]
+InterfaceField = Annotated[
+    ipaddress.IPv4Interface | ipaddress.IPv6Interface,
+    BeforeValidator(_interface),
+    PlainSerializer(str, return_type=str),
+]
+Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+IfName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")]
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+ASN = Annotated[int, Field(ge=1, le=4294967294)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(_Model):
+    """Where a secret lives; the inventory never holds the secret itself."""
+
+    env: EnvName | None = None
+    file: Path | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of env or file")
+        return self
+
+
+class RtbhSupport(_Model):
+    community: CommunityField = BLACKHOLE
+
+
+class Peer(_Model):
+    name: Name
+    address: AddressField
+    local_address: AddressField | None = None
+    asn: ASN
+    max_prefix: Annotated[int, Field(ge=1, le=10_000_000)] = 1000
+    rtbh: RtbhSupport | None = None
+    md5: SecretRef | None = None
+
+    @model_validator(mode="after")
+    def _same_family(self) -> Peer:
+        if self.local_address is not None and self.local_address.version != self.address.version:
+            raise ValueError("local_address and address must be the same IP version")
+        return self
+
+
+class Site(_Model):
+    router_id: Annotated[ipaddress.IPv4Address, BeforeValidator(_address)]
+    asn: ASN | None = None  # default: policy.asn
+    capacity_gbps: Annotated[float, Field(gt=0)] | None = None
+    peers: Annotated[tuple[Peer, ...], Field(min_length=1)]
+
+
+class AuthorisedPrefix(_Model):
+    prefix: NetworkField
+    max_length: Annotated[int, Field(ge=0, le=128)] | None = None  # default: prefix length
+
+    @property
+    def longest(self) -> int:
+        return self.prefix.prefixlen if self.max_length is None else self.max_length
+
+
+class CustomerSite(_Model):
+    site: Name
+    role: Role = Role.PRIMARY
+
+
+class HealthCheck(_Model):
+    target: AddressField
+    interval: Annotated[float, Field(ge=0.1, le=60)] = 1.0
+    threshold: Annotated[int, Field(ge=1, le=100)] = 3
+
+
+class GreReturnPath(_Model):
+    kind: Literal["gre"]
+    local: AddressField
+    remote: AddressField
+    key: Annotated[int, Field(ge=0, le=0xFFFFFFFF)] | None = None
+    inner_local: InterfaceField
+    inner_remote: AddressField
+    mtu: Annotated[int, Field(ge=1280, le=9000)] | None = None  # default from overhead
+    health: HealthCheck | None = None
+
+    @property
+    def effective_mtu(self) -> int:
+        if self.mtu is not None:
+            return self.mtu
+        overhead = 44 if self.remote.version == 6 else 24
+        return 1500 - overhead - (4 if self.key is not None else 0)
+
+    @model_validator(mode="after")
+    def _families(self) -> GreReturnPath:
+        if self.local.version != self.remote.version:
+            raise ValueError("local and remote must be the same IP version")
+        if self.inner_local.version != self.inner_remote.version:
+            raise ValueError("inner_local and inner_remote must be the same IP version")
+        if self.inner_remote not in self.inner_local.network:
+            raise ValueError(
+                f"inner_remote {self.inner_remote} is not in {self.inner_local.network}"
+            )
+        return self
+
+
+class DedicatedReturnPath(_Model):
+    kind: Literal["dedicated"]
+    interface: IfName
+    next_hop: AddressField
+    health: HealthCheck | None = None
+
+
+ReturnPath: TypeAlias = Annotated[GreReturnPath | DedicatedReturnPath, Field(discriminator="kind")]
+
+
+class Customer(_Model):
+    asn: ASN
+    mode: Mode = Mode.ON_DEMAND
+    origin_preserving: bool = True
+    rtbh_last_resort: bool = False
+    prefixes: Annotated[tuple[AuthorisedPrefix, ...], Field(min_length=1)]
+    sites: Annotated[tuple[CustomerSite, ...], Field(min_length=1)]
+    communities: tuple[CommunityField, ...] = ()
+    large_communities: tuple[LargeCommunityField, ...] = ()
+    med: Annotated[int, Field(ge=0, le=0xFFFFFFFF)] | None = None
+    return_paths: dict[Name, ReturnPath] = Field(default_factory=dict)
+
+    def role_at(self, site: str) -> Role | None:
+        for entry in self.sites:
+            if entry.site == site:
+                return entry.role
+        return None
+
+    def authorising(self, prefix: IPNetwork) -> AuthorisedPrefix | None:
+        """The authorised prefix that covers ``prefix``, if any."""
+        for entry in self.prefixes:
+            if contains(entry.prefix, prefix):
+                return entry
+        return None
+
+
+class RtbhPolicy(_Model):
+    """Shortest RTBH prefix allowed; host routes only unless widened here."""
+
+    min_length_v4: Annotated[int, Field(ge=24, le=32)] = 32
+    min_length_v6: Annotated[int, Field(ge=48, le=128)] = 128
+
+    def min_length(self, version: int) -> int:
+        return self.min_length_v4 if version == 4 else self.min_length_v6
+
+
+class Policy(_Model):
+    asn: ASN
+    allow_reserved_prefixes: bool = False
+    communities: tuple[CommunityField, ...] = ()
+    large_communities: tuple[LargeCommunityField, ...] = ()
+    drain_time: Annotated[int, Field(ge=0, le=86_400)] = 300
+    backup_prepend: Annotated[int, Field(ge=0, le=10)] = 2
+    rtbh: RtbhPolicy = RtbhPolicy()
+
+
+class Inventory(_Model):
+    policy: Policy
+    sites: dict[Name, Site] = Field(default_factory=dict)
+    customers: dict[Name, Customer] = Field(default_factory=dict)
+
+    def site_asn(self, site: str) -> int:
+        return self.sites[site].asn or self.policy.asn
+
+
+# --- loading and the rules that span objects ------------------------------
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part in ("gre", "dedicated") or part.startswith(("function-", "tagged-union")):
+            continue  # pydantic's union branch names, not fields
+        else:
+            text += f".{part}" if text else part
+    return text or "inventory"
+
+
+def _pydantic_errors(exc: ValidationError) -> list[InvalidInput]:
+    errors = []
+    for err in exc.errors(include_url=False):
+        message = str(err["msg"]).removeprefix("Value error, ")
+        errors.append(InvalidInput(message, where=_location(tuple(err["loc"]))))
+    return errors
+
+
+def _check_prefixes(inv: Inventory) -> list[InvalidInput]:
+    errors: list[InvalidInput] = []
+    owners: list[tuple[IPNetwork, str]] = []
+    for cname, customer in inv.customers.items():
+        for i, entry in enumerate(customer.prefixes):
+            where = f"customers.{cname}.prefixes[{i}]"
+            prefix = entry.prefix
+            limit = MAX_SCRUB_LEN[prefix.version]
+            if prefix.prefixlen > limit:
+                errors.append(
+                    InvalidInput(
+                        f"{prefix} is longer than /{limit}, which does not propagate",
+                        where=f"{where}.prefix",
+                    )
+                )
+            if not prefix.prefixlen <= entry.longest <= limit:
+                errors.append(
+                    InvalidInput(
+                        f"{entry.longest} must be between {prefix.prefixlen} and {limit}",
+                        where=f"{where}.max_length",
+                    )
+                )
+            why = reserved_overlap(prefix)
+            if why and not inv.policy.allow_reserved_prefixes:
+                errors.append(
+                    InvalidInput(
+                        f"{prefix} {why}",
+                        where=f"{where}.prefix",
+                        hint="set policy.allow_reserved_prefixes for a lab",
+                    )
+                )
+            for other, owner in owners:
+                if other.version == prefix.version and other.overlaps(prefix):
+                    errors.append(
+                        InvalidInput(
+                            f"{prefix} overlaps {other} of customer {owner}",
+                            where=f"{where}.prefix",
+                        )
+                    )
+            owners.append((prefix, cname))
+    return errors
+
+
+def _check_references(inv: Inventory) -> list[InvalidInput]:
+    errors: list[InvalidInput] = []
+    for cname, customer in inv.customers.items():
+        seen: set[str] = set()
+        for i, entry in enumerate(customer.sites):
+            where = f"customers.{cname}.sites[{i}].site"
+            if entry.site not in inv.sites:
+                errors.append(InvalidInput(f"unknown site {entry.site!r}", where=where))
+            if entry.site in seen:
+                errors.append(InvalidInput(f"site {entry.site!r} listed twice", where=where))
+            seen.add(entry.site)
+        for path_site in customer.return_paths:
+            if path_site not in seen:
+                errors.append(
+                    InvalidInput(
+                        f"site {path_site!r} is not one of the customer's sites",
+                        where=f"customers.{cname}.return_paths.{path_site}",
+                    )
+                )
+    for sname, site in inv.sites.items():
+        names: set[str] = set()
+        addresses: set[IPAddress] = set()
+        for i, peer in enumerate(site.peers):
+            where = f"sites.{sname}.peers[{i}]"
+            if peer.name in names:
+                errors.append(InvalidInput(f"duplicate peer name {peer.name!r}", where=where))
+            if peer.address in addresses:
+                errors.append(InvalidInput(f"duplicate address {peer.address}", where=where))
+            names.add(peer.name)
+            addresses.add(peer.address)
+    return errors
+
+
+def _check_gre_loops(inv: Inventory) -> list[InvalidInput]:
+    """Always-on prefixes are diverted all the time: no GRE endpoint may sit in them."""
+    errors: list[InvalidInput] = []
+    for cname, customer in inv.customers.items():
+        for site, path in customer.return_paths.items():
+            if not isinstance(path, GreReturnPath):
+                continue
+            for oname, other in inv.customers.items():
+                if other.mode is not Mode.ALWAYS_ON or other.role_at(site) is None:
+                    continue
+                for entry in other.prefixes:
+                    if path.remote in entry.prefix:
+                        errors.append(
+                            InvalidInput(
+                                f"GRE endpoint {path.remote} lies inside {entry.prefix}, "
+                                f"which {oname} always diverts to {site}: the tunnel would loop",
+                                where=f"customers.{cname}.return_paths.{site}.remote",
+                            )
+                        )
+    return errors
+
+
+CHECKS = (_check_references, _check_prefixes, _check_gre_loops)
+
+
+def parse_inventory(data: Any) -> Inventory:
+    """Validate a parsed YAML document; raise ``InventoryErrors`` listing every problem."""
+    if not isinstance(data, dict):
+        raise InventoryErrors(
+            [InvalidInput("the file must be a mapping with policy/sites/customers")]
+        )
+    try:
+        inv = Inventory.model_validate(data)
+    except ValidationError as exc:
+        raise InventoryErrors(_pydantic_errors(exc)) from None
+    errors = [error for check in CHECKS for error in check(inv)]
+    if errors:
+        raise InventoryErrors(errors)
+    return inv
+
+
+def load_inventory(path: Path) -> Inventory:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read inventory: {exc.strerror}", where=str(path)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise InvalidInput(
+            f"not valid YAML ({getattr(exc, 'problem', exc)})", where=where
+        ) from None
+    return parse_inventory(data)
+
+
+class InventoryErrors(InvalidInput):
+    """Several validation errors at once; ``str()`` is one line per error."""
+
+    def __init__(self, errors: list[InvalidInput]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))

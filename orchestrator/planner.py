@@ -1,0 +1,417 @@
+"""The planner: (inventory, intent, observed, now) -> what every site announces.
+
+A pure function: no I/O, no clock (``now`` is an argument), no database. The
+steps run in a fixed order, each a small function:
+
+1. ``wanted_prefixes``   what should be diverted (always-on + active diversions)
+2. ``site_eligibility``  which sites can carry each customer's traffic, and why not
+3. ``scrub_routes``      announcements from eligible (and draining) sites
+4. ``last_resort``       RTBH host routes when no site can carry a customer
+5. ``forced_rtbh``       operator-forced RTBH entries that have not expired
+6. ``check_limits``      peer max-prefix and GRE loop checks (violations)
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from orchestrator.domain import (
+    BLACKHOLE,
+    GRACEFUL_SHUTDOWN,
+    MAX_SCRUB_LEN,
+    NO_EXPORT,
+    AdminState,
+    Community,
+    Health,
+    Intent,
+    IPNetwork,
+    Mode,
+    Observed,
+    Protection,
+    Role,
+    Route,
+    RouteKind,
+    contains,
+    host_route,
+)
+from orchestrator.inventory import Customer, GreReturnPath, Inventory, Peer
+
+
+@dataclass(frozen=True)
+class PlannedRoute:
+    route: Route
+    peers: tuple[str, ...]  # names of the site's peers that receive it
+    customer: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SiteStatus:
+    eligible: bool
+    draining: bool  # still announcing with GRACEFUL_SHUTDOWN
+    reason: str
+
+
+@dataclass(frozen=True)
+class CustomerVerdict:
+    state: Protection
+    reason: str
+    sites: dict[str, SiteStatus]
+    wanted: tuple[IPNetwork, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    routes: dict[str, tuple[PlannedRoute, ...]]  # site -> routes
+    customers: dict[str, CustomerVerdict]
+    violations: tuple[str, ...] = ()
+    next_change_at: datetime | None = None
+
+    def peer_routes(self, site: str) -> dict[str, set[Route]]:
+        """Peer name -> exact set of routes that peer must receive from ``site``."""
+        out: dict[str, set[Route]] = defaultdict(set)
+        for planned in self.routes.get(site, ()):
+            for peer in planned.peers:
+                out[peer].add(planned.route)
+        return dict(out)
+
+
+@dataclass
+class _Want:
+    """What one customer wants diverted: prefix -> sites allowed for it (None: policy)."""
+
+    prefixes: dict[IPNetwork, set[str] | None] = field(default_factory=dict)
+    targets: set[IPNetwork] = field(default_factory=set)
+    why: list[str] = field(default_factory=list)
+
+    def add(self, prefix: IPNetwork, sites: Iterable[str]) -> None:
+        restricted = set(sites)
+        if prefix not in self.prefixes:
+            self.prefixes[prefix] = restricted or None
+            return
+        current = self.prefixes[prefix]
+        self.prefixes[prefix] = None if current is None or not restricted else current | restricted
+
+
+def _halves(prefix: IPNetwork) -> list[IPNetwork]:
+    return list(prefix.subnets(prefixlen_diff=1))
+
+
+# --- step 1 ---------------------------------------------------------------
+
+
+def wanted_prefixes(inv: Inventory, intent: Intent) -> dict[str, _Want]:
+    wants: dict[str, _Want] = {}
+    for name, customer in inv.customers.items():
+        if customer.mode is Mode.ALWAYS_ON:
+            want = wants.setdefault(name, _Want())
+            want.why.append("always-on")
+            for entry in customer.prefixes:
+                want.add(entry.prefix, ())
+    for div in sorted(intent.diversions, key=lambda d: d.id):
+        owner = inv.customers.get(div.customer)
+        if owner is None:
+            continue  # inventory no longer has it; the service reports this
+        want = wants.setdefault(div.customer, _Want())
+        want.why.append(f"diversion #{div.id}")
+        prefixes = div.prefixes or tuple(e.prefix for e in owner.prefixes)
+        for prefix in prefixes:
+            parts = _halves(prefix) if div.more_specifics else [prefix]
+            for part in parts:
+                auth = owner.authorising(part)
+                # Defence in depth: the service refuses these before they are stored.
+                if auth is not None and part.prefixlen <= auth.longest and scrub_length_ok(part):
+                    want.add(part, div.sites)
+        want.targets.update(host_route(t) for t in div.targets)
+    return wants
+
+
+# --- step 2 ---------------------------------------------------------------
+
+
+def _sessions_up(site: str, peers: Iterable[Peer], observed: Observed) -> list[str]:
+    return [p.name for p in peers if observed.sessions.get((site, p.name), False)]
+
+
+def _site_status(
+    inv: Inventory,
+    cname: str,
+    customer: Customer,
+    site: str,
+    intent: Intent,
+    observed: Observed,
+    now: datetime,
+) -> SiteStatus:
+    admin = intent.site_admin.get(site)
+    if admin is not None and admin.state is AdminState.DISABLED:
+        return SiteStatus(False, False, "site disabled")
+    if not _sessions_up(site, inv.sites[site].peers, observed):
+        return SiteStatus(False, False, "no established BGP session")
+    if site not in customer.return_paths:
+        return SiteStatus(False, False, "no return path at this site")
+    if observed.return_paths.get((cname, site), Health.UNKNOWN) is Health.DOWN:
+        return SiteStatus(False, False, "return path down")
+    if admin is not None and admin.state is AdminState.DRAINING:
+        end = _drain_end(inv, admin.since, now)
+        if end > now:
+            return SiteStatus(False, True, f"draining until {end:%H:%M:%S}")
+        return SiteStatus(False, False, "drained")
+    return SiteStatus(True, False, "eligible")
+
+
+def _drain_end(inv: Inventory, since: datetime | None, now: datetime) -> datetime:
+    return (since or now) + timedelta(seconds=inv.policy.drain_time)
+
+
+def site_eligibility(
+    inv: Inventory, intent: Intent, observed: Observed, now: datetime
+) -> dict[str, dict[str, SiteStatus]]:
+    return {
+        cname: {
+            entry.site: _site_status(inv, cname, customer, entry.site, intent, observed, now)
+            for entry in customer.sites
+        }
+        for cname, customer in inv.customers.items()
+    }
+
+
+# --- step 3 ---------------------------------------------------------------
+
+
+def _scrub_route(
+    inv: Inventory, customer: Customer, site: str, prefix: IPNetwork, draining: bool
+) -> Route:
+    asn = inv.site_asn(site)
+    prepend = inv.policy.backup_prepend if customer.role_at(site) is Role.BACKUP else 0
+    origin = (customer.asn,) if customer.origin_preserving else ()
+    communities = [*inv.policy.communities, *customer.communities]
+    if draining:
+        communities.append(GRACEFUL_SHUTDOWN)
+    return Route(
+        prefix=prefix,
+        as_path=(asn,) * (1 + prepend) + origin,
+        communities=tuple(sorted(set(communities))),
+        large_communities=tuple(
+            sorted(set(inv.policy.large_communities) | set(customer.large_communities))
+        ),
+        med=customer.med,
+    )
+
+
+def scrub_routes(
+    inv: Inventory,
+    wants: dict[str, _Want],
+    status: dict[str, dict[str, SiteStatus]],
+) -> dict[str, list[PlannedRoute]]:
+    routes: dict[str, list[PlannedRoute]] = defaultdict(list)
+    for cname, want in wants.items():
+        customer = inv.customers[cname]
+        why = ", ".join(want.why)
+        for prefix, allowed in sorted(want.prefixes.items(), key=lambda kv: _net_key(kv[0])):
+            for site, st in status[cname].items():
+                if not (st.eligible or st.draining) or (allowed and site not in allowed):
+                    continue
+                role = customer.role_at(site)
+                reason = f"{cname} {why}: {role} site"
+                if st.draining:
+                    reason += f", GRACEFUL_SHUTDOWN while {st.reason}"
+                peers = tuple(
+                    p.name for p in inv.sites[site].peers if p.address.version == prefix.version
+                )
+                if not peers:
+                    continue
+                route = _scrub_route(inv, customer, site, prefix, st.draining)
+                routes[site].append(PlannedRoute(route, peers, cname, reason))
+    return routes
+
+
+def _net_key(prefix: IPNetwork) -> tuple[int, int, int]:
+    return (prefix.version, int(prefix.network_address), prefix.prefixlen)
+
+
+# --- steps 4 and 5: RTBH --------------------------------------------------
+
+
+def _rtbh_routes(
+    inv: Inventory,
+    observed: Observed,
+    prefix: IPNetwork,
+    customer: Customer,
+    cname: str,
+    reason: str,
+) -> dict[str, list[PlannedRoute]]:
+    """Host route + the peer's RTBH community + NO_EXPORT, to RTBH peers of sites with sessions."""
+    routes: dict[str, list[PlannedRoute]] = defaultdict(list)
+    origin = (customer.asn,) if customer.origin_preserving else ()
+    for site_name, site in inv.sites.items():
+        if not _sessions_up(site_name, site.peers, observed):
+            continue
+        by_community: dict[Community, list[str]] = defaultdict(list)
+        for peer in site.peers:
+            if peer.rtbh is not None and peer.address.version == prefix.version:
+                by_community[peer.rtbh.community].append(peer.name)
+        for community, peers in sorted(by_community.items()):
+            route = Route(
+                prefix=prefix,
+                as_path=(inv.site_asn(site_name), *origin),
+                communities=tuple(sorted({community, BLACKHOLE, NO_EXPORT})),
+                kind=RouteKind.RTBH,
+            )
+            routes[site_name].append(PlannedRoute(route, tuple(peers), cname, reason))
+    return routes
+
+
+def owner_of(inv: Inventory, prefix: IPNetwork) -> str | None:
+    for cname, customer in inv.customers.items():
+        if customer.authorising(prefix) is not None:
+            return cname
+    return None
+
+
+# --- step 6 ---------------------------------------------------------------
+
+
+def check_limits(inv: Inventory, routes: dict[str, list[PlannedRoute]]) -> list[str]:
+    violations = []
+    for site, planned in sorted(routes.items()):
+        counts: dict[str, int] = defaultdict(int)
+        announced = [p.route.prefix for p in planned if p.route.kind is RouteKind.SCRUB]
+        for entry in planned:
+            for name in entry.peers:
+                counts[name] += 1
+        for peer in inv.sites[site].peers:
+            if counts[peer.name] > peer.max_prefix:
+                violations.append(
+                    f"sites.{site}.peers.{peer.name}: plan has {counts[peer.name]} routes, "
+                    f"over its max_prefix {peer.max_prefix}"
+                )
+        for cname, customer in inv.customers.items():
+            path = customer.return_paths.get(site)
+            if not isinstance(path, GreReturnPath):
+                continue
+            for prefix in announced:
+                if path.remote in prefix:
+                    violations.append(
+                        f"customers.{cname}.return_paths.{site}.remote: GRE endpoint "
+                        f"{path.remote} lies inside {prefix}, diverted to {site}: "
+                        "the tunnel would loop"
+                    )
+    return violations
+
+
+# --- the pipeline ---------------------------------------------------------
+
+
+def _verdict(
+    want: _Want | None, sites: dict[str, SiteStatus], carriers: set[str], rtbh_used: bool
+) -> tuple[Protection, str]:
+    if want is None or not want.prefixes:
+        return Protection.IDLE, "no diversion"
+    if carriers:
+        return Protection.PROTECTED, "announced from " + ", ".join(sorted(carriers))
+    blockers = "; ".join(f"{s}: {st.reason}" for s, st in sites.items())
+    if rtbh_used:
+        return Protection.LAST_RESORT, f"RTBH for named hosts, no site can scrub ({blockers})"
+    return Protection.UNPROTECTED, f"no site can scrub ({blockers})"
+
+
+def _merge(into: dict[str, list[PlannedRoute]], more: dict[str, list[PlannedRoute]]) -> None:
+    for site, planned in more.items():
+        into.setdefault(site, []).extend(planned)
+
+
+def plan(
+    inv: Inventory, intent: Intent, observed: Observed, now: datetime, *, check: bool = True
+) -> Plan:
+    wants = wanted_prefixes(inv, intent)
+    status = site_eligibility(inv, intent, observed, now)
+    routes = scrub_routes(inv, wants, status)
+    carriers: dict[str, set[str]] = defaultdict(set)
+    for site, planned in routes.items():
+        for entry in planned:
+            carriers[entry.customer].add(site)
+    verdicts: dict[str, CustomerVerdict] = {}
+    for cname in inv.customers:
+        want = wants.get(cname)
+        rtbh_used = False
+        customer = inv.customers[cname]
+        if want and want.prefixes and not carriers[cname] and customer.rtbh_last_resort:
+            for target in sorted(want.targets, key=_net_key):
+                extra = _rtbh_routes(
+                    inv,
+                    observed,
+                    target,
+                    customer,
+                    cname,
+                    f"RTBH last resort for {cname}: no site can scrub",
+                )
+                rtbh_used = rtbh_used or bool(extra)
+                _merge(routes, extra)
+        state, reason = _verdict(want, status[cname], carriers[cname], rtbh_used)
+        wanted = tuple(sorted(want.prefixes, key=_net_key)) if want else ()
+        verdicts[cname] = CustomerVerdict(state, reason, status[cname], wanted)
+    expiries = []
+    for rtbh in sorted(intent.rtbh, key=lambda e: e.id):
+        owner_name = owner_of(inv, rtbh.prefix)
+        if rtbh.expires_at <= now or owner_name is None:
+            continue
+        expiries.append(rtbh.expires_at)
+        if not rtbh.forced and any(st.eligible for st in status[owner_name].values()):
+            continue  # a standby entry: only while no site can scrub
+        label = "forced RTBH" if rtbh.forced else "RTBH (no site can scrub)"
+        reason = f"{label} #{rtbh.id} until {rtbh.expires_at:%Y-%m-%d %H:%M}: {rtbh.reason}"
+        owner = inv.customers[owner_name]
+        _merge(routes, _rtbh_routes(inv, observed, rtbh.prefix, owner, owner_name, reason))
+    final = {site: _dedupe(planned) for site, planned in sorted(routes.items())}
+    violations = check_limits(inv, routes) if check else []
+    drain_ends = [
+        _drain_end(inv, admin.since, now)
+        for admin in intent.site_admin.values()
+        if admin.state is AdminState.DRAINING and _drain_end(inv, admin.since, now) > now
+    ]
+    upcoming = [t for t in (*expiries, *drain_ends) if t > now]
+    return Plan(final, verdicts, tuple(violations), min(upcoming, default=None))
+
+
+def _dedupe(planned: list[PlannedRoute]) -> tuple[PlannedRoute, ...]:
+    """One entry per (route, peers); the first reason wins (input order is deterministic)."""
+    seen: dict[tuple[Route, tuple[str, ...]], PlannedRoute] = {}
+    for entry in planned:
+        seen.setdefault((entry.route, entry.peers), entry)
+    return tuple(sorted(seen.values(), key=lambda p: (_net_key(p.route.prefix), p.route)))
+
+
+def worst_case(inv: Inventory, intent: Intent, now: datetime) -> Plan:
+    """The plan with every site up and every return path healthy: the most routes any
+    site can ever be asked to carry (failover only moves routes between such sites).
+    RTBH candidates are included by counting them as announced too."""
+    everything_up = Observed(
+        sessions={(s, p.name): True for s, site in inv.sites.items() for p in site.peers}
+    )
+    base = plan(inv, intent, everything_up, now, check=False)
+    routes = {site: list(planned) for site, planned in base.routes.items()}
+    for cname, want in wanted_prefixes(inv, intent).items():
+        customer = inv.customers[cname]
+        if customer.rtbh_last_resort:
+            for target in want.targets:
+                _merge(routes, _rtbh_routes(inv, everything_up, target, customer, cname, "-"))
+    return Plan(base.routes, base.customers, tuple(check_limits(inv, routes)), base.next_change_at)
+
+
+def scrub_length_ok(prefix: IPNetwork) -> bool:
+    return prefix.prefixlen <= MAX_SCRUB_LEN[prefix.version]
+
+
+__all__ = [
+    "CustomerVerdict",
+    "Plan",
+    "PlannedRoute",
+    "SiteStatus",
+    "contains",
+    "plan",
+    "scrub_length_ok",
+    "worst_case",
+]

@@ -1,0 +1,180 @@
+"""SQLAlchemy 2.0 models. Intent, observed state and the event log live in
+separate tables; the schema itself is owned by the Alembic migrations in
+``migrations/versions`` (a test checks the two agree)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+    }
+
+
+# --- meta -------------------------------------------------------------------
+
+
+class Meta(Base):
+    """One row. Every intent change bumps ``generation`` first: that serialises
+    writers on every backend and lets agents notice a change with one cheap read."""
+
+    __tablename__ = "meta"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[datetime | None]
+
+
+# --- inventory (desired configuration) --------------------------------------
+
+
+class InventoryObject(Base):
+    """One validated inventory object (policy, a site, a customer) as JSON."""
+
+    __tablename__ = "inventory_objects"
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    spec: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+# --- intent -------------------------------------------------------------------
+
+
+class SiteAdminRow(Base):
+    __tablename__ = "site_admin"
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    since: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class DiversionRow(Base):
+    __tablename__ = "diversions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer: Mapped[str] = mapped_column(String(64), index=True)
+    prefixes: Mapped[list[str]]
+    sites: Mapped[list[str]]
+    targets: Mapped[list[str]]
+    more_specifics: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime]
+    stopped_at: Mapped[datetime | None]
+    stopped_by: Mapped[str | None] = mapped_column(String(64))
+    stop_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class RtbhRow(Base):
+    __tablename__ = "rtbh_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prefix: Mapped[str] = mapped_column(String(64), index=True)
+    customer: Mapped[str] = mapped_column(String(64))
+    forced: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    removed_at: Mapped[datetime | None]
+    removed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+# --- observed state (written by the site agents) ------------------------------
+
+
+class SessionRow(Base):
+    __tablename__ = "bgp_sessions"
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    peer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(32))
+    established: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    changed_at: Mapped[datetime]
+
+
+class ReturnPathRow(Base):
+    __tablename__ = "return_path_health"
+    customer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    health: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    changed_at: Mapped[datetime]
+
+
+class AnnouncedRow(Base):
+    """A route ExaBGP acknowledged for one peer of one site."""
+
+    __tablename__ = "announced_routes"
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    peer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attributes: Mapped[str] = mapped_column(Text)
+    acked_at: Mapped[datetime]
+
+
+class DiversionAckRow(Base):
+    """First acknowledgement of a diversion's routes per site (time to mitigate)."""
+
+    __tablename__ = "diversion_acks"
+    diversion_id: Mapped[int] = mapped_column(
+        ForeignKey("diversions.id", ondelete="CASCADE"), primary_key=True
+    )
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_acked_at: Mapped[datetime]
+
+
+# --- audit ---------------------------------------------------------------------
+
+
+class EventRow(Base):
+    """Append-only audit log: nothing updates or deletes these rows."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
