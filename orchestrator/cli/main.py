@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from orchestrator.cli import divert, inventory, plan, rtbh, site
+from orchestrator.cli import divert, inventory, plan, report, rtbh, site
 
 app = typer.Typer(
     name="scrubctl",
@@ -24,6 +24,7 @@ app.add_typer(inventory.app, name="inventory")
 app.add_typer(divert.app, name="divert")
 app.add_typer(rtbh.app, name="rtbh")
 app.add_typer(site.app, name="site")
+app.add_typer(report.app, name="report")
 
 plan.register(app)
 

@@ -95,7 +95,7 @@ def status(
         raise typer.Exit(int(ExitCode.UNPROTECTED))
 
 
-def _since(text: str | None) -> datetime | None:
+def parse_since(text: str | None) -> datetime | None:
     if text is None:
         return None
     if text[-1:] in ("s", "m", "h", "d") and text[:-1].isdigit():
@@ -121,7 +121,7 @@ def events(
     as_json: JsonOption = False,
 ) -> None:
     """The audit log: who did what, to what, when and why."""
-    rows = service.events(open_db(db), since=_since(since), limit=limit)
+    rows = service.events(open_db(db), since=parse_since(since), limit=limit)
     if as_json:
         emit_json(rows)
         return

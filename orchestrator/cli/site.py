@@ -1,7 +1,10 @@
-"""``scrubctl site drain|undrain|list``."""
+"""``scrubctl site drain|undrain|list|run``."""
 
 from __future__ import annotations
 
+import logging
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,6 +24,7 @@ from orchestrator.cli.common import (
     table,
 )
 from orchestrator.service import sites as service
+from orchestrator.site_runner import SiteRunner, default_run_dir
 
 app = typer.Typer(
     help="Scrubbing sites: drain for maintenance, show sessions.", no_args_is_help=True
@@ -78,3 +82,24 @@ def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
             for p in s["peers"]
         ],
     )
+
+
+@app.command()
+@guard
+def run(
+    site: SiteArg,
+    run_dir: Annotated[Path | None, typer.Option("--run-dir",
+                       help="Where ExaBGP's files go (default /run/scrubctl/site-SITE).")] = None,
+    print_config: Annotated[bool, typer.Option("--print-config",
+                            help="Print the rendered ExaBGP configuration and exit.")] = False,
+    db: DbOption = None,
+) -> None:  # fmt: skip
+    """Run ExaBGP for SITE with the agent as its API process; restart it if it dies."""
+    database = open_db(db)
+    runner = SiteRunner(database, site, run_dir or default_run_dir(site))
+    if print_config:
+        conf, _env, _peers = runner.prepare()
+        sys.stdout.write(conf.read_text(encoding="utf-8"))
+        return
+    logging.basicConfig(level=logging.INFO, format="site %(levelname)s %(message)s")
+    raise typer.Exit(runner.run())

@@ -106,10 +106,14 @@ class Database:
             yield session
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """One transaction; commits on success, rolls back on any exception."""
+    def write(self, *, bump: bool = True) -> Iterator[Session]:
+        """One transaction; commits on success, rolls back on any exception.
+
+        ``bump`` (the default for anything that changes intent or what the planner
+        sees) increments the change counter first, which wakes the site agents."""
         with self._busy_guard(), Session(self._writer, expire_on_commit=False) as session:
-            bump_generation(session)
+            if bump:
+                bump_generation(session)
             try:
                 yield session
                 session.commit()

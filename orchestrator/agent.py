@@ -1,0 +1,275 @@
+"""The site agent: ExaBGP's API process for one scrubbing site.
+
+Loop: plan for this site -> diff against what ExaBGP holds -> send only the
+difference (announcements before withdrawals, grouped by attributes) -> wait
+for each ack -> record. It wakes when the database's change counter moves
+(checked every ``poll`` seconds: one indexed single-row read), when a planned
+change falls due (drain end, RTBH expiry), or when ExaBGP reports a session
+change, which it records as observed state for the planner.
+
+On start it asks ExaBGP what it still announces (``show adj-rib out json``):
+after a respawn ExaBGP keeps its routes and replays nothing, so the first
+sync withdraws what is stale and sends what is missing, and nothing else.
+
+Run by ExaBGP as ``python -m orchestrator.agent SITE`` with ``SCRUBCTL_DB``
+in the environment (``scrubctl site run`` sets it up).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from orchestrator.domain import IPAddress, IPNetwork, Route, RouteKind
+from orchestrator.drivers.channel import Channel, StdioChannel
+from orchestrator.drivers.exabgp import (
+    SHOW_RIB,
+    Ack,
+    Message,
+    RibEntry,
+    Shutdown,
+    StateEvent,
+    announce_commands,
+    parse_message,
+    wire_key,
+    withdraw_commands,
+)
+from orchestrator.inventory import Inventory
+from orchestrator.planner import Plan, plan
+from orchestrator.service import observed
+from orchestrator.service.snapshot import snapshot
+from orchestrator.store.db import Database, resolve_url
+from orchestrator.store.models import utcnow
+
+log = logging.getLogger("scrubctl.agent")
+ACK_TIMEOUT = 30.0
+RETRY_AFTER = timedelta(seconds=5)
+
+
+class ExaBgpGone(Exception):
+    """ExaBGP closed the pipe or said ``shutdown``."""
+
+
+@dataclass
+class SyncResult:
+    announced: int = 0
+    withdrawn: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Agent:
+    def __init__(
+        self,
+        db: Database,
+        site: str,
+        channel: Channel,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        poll: float = 0.02,
+    ) -> None:
+        self.db = db
+        self.site = site
+        self.channel = channel
+        self.clock = clock
+        self.poll = poll
+        self.held: dict[IPAddress, dict[IPNetwork, Route]] = {}
+        self.generation = -1
+        self.wake_at: datetime | None = None
+        self._rib_buffer: list[RibEntry] | None = None
+        self._peer_names: dict[IPAddress, str] = {}
+
+    # --- messages -------------------------------------------------------------
+
+    def _handle(self, message: Message) -> Ack | None:
+        """Dispatch one message; return it if it is an ack for the caller."""
+        if isinstance(message, Ack):
+            return message
+        if isinstance(message, Shutdown):
+            raise ExaBgpGone("ExaBGP is shutting down")
+        if isinstance(message, StateEvent):
+            self._on_state(message)
+        elif isinstance(message, RibEntry) and self._rib_buffer is not None:
+            self._rib_buffer.append(message)
+        return None
+
+    def _on_state(self, event: StateEvent) -> None:
+        name = self._peer_names.get(event.peer, str(event.peer))
+        log.info("peer %s (%s) %s %s", name, event.peer, event.state, event.reason)
+        # ExaBGP keeps its adj-rib-out across a session reset and re-sends it when the
+        # session returns (adj-rib-out true): ``held`` stays as it is.
+        observed.record_session(self.db, self.site, name, event.state, event.reason, self.clock())
+
+    def _receive(self, timeout: float) -> Message | None:
+        try:
+            line = self.channel.receive(timeout)
+        except EOFError as exc:
+            raise ExaBgpGone(str(exc)) from None
+        return None if line is None else parse_message(line)
+
+    def _command(self, line: str) -> bool:
+        """Send one command and wait for its ack, handling whatever arrives meanwhile."""
+        self.channel.send(line)
+        deadline = time.monotonic() + ACK_TIMEOUT
+        while time.monotonic() < deadline:
+            message = self._receive(min(1.0, deadline - time.monotonic()))
+            if message is not None and (ack := self._handle(message)) is not None:
+                return ack.ok
+        raise ExaBgpGone(f"no ack within {ACK_TIMEOUT:.0f} s for: {line[:80]}")
+
+    def pump(self, timeout: float) -> None:
+        """Handle messages that arrive within ``timeout`` (state events)."""
+        message = self._receive(timeout)
+        while message is not None:
+            self._handle(message)
+            message = self._receive(0)
+
+    # --- start-up -------------------------------------------------------------
+
+    def learn(self) -> None:
+        """Ask ExaBGP what it still announces (after a respawn it keeps its routes)."""
+        self._rib_buffer = []
+        try:
+            if not self._command(SHOW_RIB):
+                raise ExaBgpGone("ExaBGP refused to show its adj-rib-out")
+            self.held = {}
+            for entry in self._rib_buffer:
+                self.held.setdefault(entry.peer, {})[entry.route.prefix] = entry.route
+        finally:
+            self._rib_buffer = None
+        count = sum(len(routes) for routes in self.held.values())
+        log.info("ExaBGP holds %d route(s) for site %s", count, self.site)
+
+    # --- the loop ---------------------------------------------------------------
+
+    def due(self) -> bool:
+        if self.db.generation() != self.generation:
+            return True
+        return self.wake_at is not None and self.clock() >= self.wake_at
+
+    def step(self) -> SyncResult | None:
+        self.pump(self.poll)
+        return self.sync() if self.due() else None
+
+    def load_peers(self) -> None:
+        with self.db.read() as session:
+            inv = snapshot(session, self.clock()).inventory
+        if self.site not in inv.sites:
+            raise ExaBgpGone(f"site {self.site!r} is not in the inventory")
+        self._peer_names = {p.address: p.name for p in inv.sites[self.site].peers}
+
+    def run(self, stop: Callable[[], bool]) -> None:
+        self.load_peers()
+        self.learn()
+        while not stop():
+            self.step()
+
+    def desired(self, inv: Inventory, result: Plan) -> dict[IPAddress, dict[IPNetwork, Route]]:
+        addresses = {p.name: p.address for p in inv.sites[self.site].peers}
+        out: dict[IPAddress, dict[IPNetwork, Route]] = {a: {} for a in addresses.values()}
+        for name, routes in result.peer_routes(self.site).items():
+            table = out[addresses[name]]
+            for route in sorted(routes):
+                table.setdefault(route.prefix, route)  # one route per prefix and peer
+        return out
+
+    def sync(self) -> SyncResult:
+        generation = self.db.generation()
+        now = self.clock()
+        with self.db.read() as session:
+            snap = snapshot(session, now)
+        inv = snap.inventory
+        if self.site not in inv.sites:
+            raise ExaBgpGone(f"site {self.site!r} is no longer in the inventory")
+        self._peer_names = {p.address: p.name for p in inv.sites[self.site].peers}
+        result = plan(inv, snap.intent, snap.observed, now)
+        wanted = self.desired(inv, result)
+        outcome = SyncResult()
+        limits = {p.address: p.max_prefix for p in inv.sites[self.site].peers}
+        for peer in sorted(set(wanted) | set(self.held), key=str):
+            self._sync_peer(peer, wanted.get(peer, {}), limits.get(peer), outcome)
+        self._record_acks(result)
+        self.generation = generation
+        retry = now + RETRY_AFTER if outcome.errors else None
+        self.wake_at = min((t for t in (result.next_change_at, retry) if t), default=None)
+        for error in outcome.errors:
+            observed.record_agent_event(self.db, self.site, "agent.error", error, now)
+        return outcome
+
+    def _sync_peer(
+        self, peer: IPAddress, wanted: dict[IPNetwork, Route], limit: int | None,
+        outcome: SyncResult,
+    ) -> None:  # fmt: skip
+        held = self.held.setdefault(peer, {})
+        name = self._peer_names.get(peer, str(peer))
+        add = [r for p, r in wanted.items() if p not in held or wire_key(held[p]) != wire_key(r)]
+        remove = [p for p in held if p not in wanted]
+        if limit is not None and len(wanted) > limit:
+            outcome.errors.append(
+                f"{name}: plan has {len(wanted)} routes, over max_prefix {limit}; "
+                "holding new announcements"
+            )
+            add = []
+        now = self.clock()
+        acked: list[Route] = []
+        for line, routes in announce_commands(peer, add):
+            if self._command(line):
+                held.update((r.prefix, r) for r in routes)
+                acked.extend(routes)
+            else:
+                outcome.errors.append(f"{name}: ExaBGP refused: {line[:120]}")
+        gone: list[str] = []
+        for line, prefixes in withdraw_commands(peer, remove):
+            if self._command(line):
+                for prefix in prefixes:
+                    held.pop(prefix, None)
+                gone.extend(str(p) for p in prefixes)
+            else:
+                outcome.errors.append(f"{name}: ExaBGP refused: {line[:120]}")
+        outcome.announced += len(acked)
+        outcome.withdrawn += len(gone)
+        observed.record_routes(self.db, self.site, name, acked, gone, now)
+
+    def _record_acks(self, result: Plan) -> None:
+        held_pairs = {(p, prefix) for p, routes in self.held.items() for prefix in routes}
+        addresses = {name: address for address, name in self._peer_names.items()}
+        carried = {
+            planned.customer
+            for planned in result.routes.get(self.site, ())
+            if planned.route.kind is RouteKind.SCRUB
+            and any((addresses.get(n), planned.route.prefix) in held_pairs for n in planned.peers)
+        }
+        observed.record_first_acks(self.db, self.site, carried, self.clock())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        sys.stderr.write("usage: python -m orchestrator.agent SITE (SCRUBCTL_DB in env)\n")
+        return 2
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="agent %(levelname)s %(message)s"
+    )
+    stopping = False
+
+    def _stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    db = Database(resolve_url(None))
+    db.ensure_schema()
+    agent = Agent(db, args[0], StdioChannel())
+    try:
+        agent.run(lambda: stopping)
+    except ExaBgpGone as exc:
+        log.info("stopping: %s", exc)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""``scrubctl report ttm``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from orchestrator.cli.common import DbOption, JsonOption, emit_json, guard, open_db, say, table
+from orchestrator.cli.plan import parse_since
+from orchestrator.service import report as service
+
+app = typer.Typer(help="Reports for operators and customers.", no_args_is_help=True)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f} s"
+
+
+@app.command()
+@guard
+def ttm(
+    since: Annotated[str | None, typer.Option("--since",
+                     help="Only diversions requested after this: 7d or an ISO time.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:  # fmt: skip
+    """Time to mitigate: from `divert start` to the first site's ExaBGP acknowledgement."""
+    data = service.ttm(open_db(db), since=parse_since(since))
+    if as_json:
+        emit_json(data)
+        return
+    table(
+        "Time to mitigate",
+        ["id", "customer", "requested (UTC)", "first ack", "per site", "withdrawn"],
+        [
+            [d["id"], d["customer"], d["requested_at"][:19].replace("T", " "),
+             _fmt(d["ttm_seconds"]),
+             " ".join(f"{s}:{v:.3f}" for s, v in d["per_site_seconds"].items()) or "-",
+             (d["withdrawn_at"] or "-")[:19].replace("T", " ")]
+            for d in data["diversions"]
+        ],
+    )  # fmt: skip
+    s = data["summary"]
+    if s["acknowledged"]:
+        say(f"{s['acknowledged']} of {s['diversions']} acknowledged: median "
+            f"{_fmt(s['median_seconds'])}, p95 {_fmt(s['p95_seconds'])}, "
+            f"max {_fmt(s['max_seconds'])}")  # fmt: skip
+    else:
+        say(f"{s['diversions']} diversion(s), none acknowledged by a site yet")

@@ -1,0 +1,110 @@
+"""What the site agents write: session state, acknowledged routes, first acks.
+
+A session change alters what the planner decides for every site, so it bumps
+the change counter (other agents wake up). Route acknowledgements do not
+change any plan and are written without a bump, so they cause no re-plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from orchestrator.domain import Route
+from orchestrator.drivers.exabgp import BATCH
+from orchestrator.service.common import record_event
+from orchestrator.service.snapshot import active_diversions
+from orchestrator.store.db import Database
+from orchestrator.store.models import AnnouncedRow, DiversionAckRow, SessionRow
+
+ACTOR = "agent"
+
+
+def _set_session(
+    session: Session, site: str, peer: str, state: str, reason: str, now: datetime
+) -> bool:
+    row = session.get(SessionRow, (site, peer))
+    established = state == "up"
+    if row is not None and row.state == state and row.established == established:
+        return False
+    if row is None:
+        row = SessionRow(site=site, peer=peer)
+        session.add(row)
+    row.state, row.established, row.reason, row.changed_at = state, established, reason, now
+    return True
+
+
+def record_session(
+    db: Database, site: str, peer: str, state: str, reason: str, now: datetime
+) -> None:
+    with db.write() as session:
+        if _set_session(session, site, peer, state, reason, now):
+            record_event(session, at=now, actor=ACTOR, action=f"bgp.{state}",
+                         target=f"{site}/{peer}", reason=reason)  # fmt: skip
+
+
+def mark_site_down(
+    db: Database, site: str, peers: Iterable[str], reason: str, now: datetime
+) -> None:
+    """ExaBGP (re)starting or stopped: none of the site's sessions is established."""
+    with db.write() as session:
+        changed = [p for p in peers if _set_session(session, site, p, "down", reason, now)]
+        session.execute(delete(AnnouncedRow).where(AnnouncedRow.site == site))
+        if changed:
+            record_event(session, at=now, actor=ACTOR, action="bgp.down", target=site,
+                         reason=reason, detail={"peers": changed})  # fmt: skip
+
+
+def record_routes(
+    db: Database,
+    site: str,
+    peer: str,
+    announced: list[Route],
+    withdrawn: list[str],
+    now: datetime,
+) -> None:
+    if not announced and not withdrawn:
+        return
+    prefixes = [str(r.prefix) for r in announced] + withdrawn
+    with db.write(bump=False) as session:
+        for start in range(0, len(prefixes), BATCH):
+            chunk = prefixes[start : start + BATCH]
+            session.execute(
+                delete(AnnouncedRow).where(
+                    AnnouncedRow.site == site,
+                    AnnouncedRow.peer == peer,
+                    AnnouncedRow.prefix.in_(chunk),
+                )
+            )
+        if announced:
+            session.execute(
+                insert(AnnouncedRow),
+                [
+                    {"site": site, "peer": peer, "prefix": str(r.prefix),
+                     "attributes": r.describe(), "acked_at": now}
+                    for r in announced
+                ],
+            )  # fmt: skip
+
+
+def record_first_acks(db: Database, site: str, customers: set[str], now: datetime) -> None:
+    """Time to mitigate: the first acknowledgement of each active diversion at ``site``."""
+    if not customers:
+        return
+    with db.write(bump=False) as session:
+        done = set(
+            session.scalars(
+                select(DiversionAckRow.diversion_id).where(DiversionAckRow.site == site)
+            )
+        )
+        for row in active_diversions(session):
+            if row.customer in customers and row.id not in done:
+                session.add(DiversionAckRow(diversion_id=row.id, site=site, first_acked_at=now))
+
+
+def record_agent_event(db: Database, site: str, action: str, reason: str, now: datetime) -> None:
+    with db.write(bump=False) as session:
+        record_event(session, at=now, actor=ACTOR, action=action, target=site, reason=reason)

@@ -1,0 +1,130 @@
+"""``scrubctl site run SITE``: render ExaBGP's files, run it, keep it running.
+
+ExaBGP runs the agent as its API process. If ExaBGP dies it is restarted with
+a growing back-off (1 s doubling to 30 s); the agent it starts reconciles from
+an empty adj-rib-out, so the full plan goes out again. SIGTERM/SIGINT stop
+ExaBGP cleanly (it sends a NOTIFICATION; peers drop the routes) and mark the
+site's sessions down so the planner fails over at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from orchestrator.drivers.exabgp_config import render_config, render_env
+from orchestrator.errors import NotFound, ScrubError
+from orchestrator.service import observed
+from orchestrator.service.common import record_event
+from orchestrator.service.snapshot import load_inventory
+from orchestrator.store.db import Database
+from orchestrator.store.models import utcnow
+
+log = logging.getLogger("scrubctl.site")
+BACKOFF_START, BACKOFF_MAX = 1.0, 30.0
+
+
+def default_run_dir(site: str) -> Path:
+    base = Path("/run/scrubctl") if os.geteuid() == 0 else Path.home() / ".local/state/scrubctl"
+    return base / f"site-{site}"
+
+
+def exabgp_binary() -> str:
+    beside = Path(sys.executable).with_name("exabgp")
+    found = str(beside) if beside.exists() else shutil.which("exabgp")
+    if not found:
+        raise ScrubError("exabgp is not installed (pip install 'exabgp>=5,<6')")
+    return found
+
+
+class SiteRunner:
+    def __init__(self, db: Database, site: str, run_dir: Path, *, max_restarts: int | None = None):
+        self.db = db
+        self.site = site
+        self.run_dir = run_dir
+        self.max_restarts = max_restarts
+        self.stopping = False
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def prepare(self) -> tuple[Path, Path, list[str]]:
+        with self.db.read() as session:
+            inv = load_inventory(session)
+        if self.site not in inv.sites:
+            known = ", ".join(sorted(inv.sites)) or "none"
+            raise NotFound(f"unknown site {self.site!r} (known: {known})", where="SITE")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.run_dir, 0o700)
+        conf, env = self.run_dir / "exabgp.conf", self.run_dir / "exabgp.env"
+        for path, text in ((conf, render_config(inv, self.site)), (env, render_env(self.site))):
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.chmod(tmp, 0o600)  # may hold MD5 secrets
+            tmp.replace(path)
+        return conf, env, [p.name for p in inv.sites[self.site].peers]
+
+    def _start(self, conf: Path, env: Path) -> subprocess.Popen[bytes]:
+        environment = dict(os.environ, EXABGP_ENVFILE=str(env), SCRUBCTL_DB=self.db.url)
+        return subprocess.Popen(
+            [exabgp_binary(), "server", str(conf)],
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # our own process group: stopped together
+        )
+
+    def _signal(self, signum: int, _frame: FrameType | None) -> None:
+        self.stopping = True
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+
+    def _event(self, action: str, reason: str) -> None:
+        with self.db.write(bump=False) as session:
+            record_event(session, at=utcnow(), actor="site-runner", action=action,
+                         target=self.site, reason=reason)  # fmt: skip
+
+    def run(self) -> int:
+        conf, env, peers = self.prepare()
+        signal.signal(signal.SIGTERM, self._signal)
+        signal.signal(signal.SIGINT, self._signal)
+        backoff, restarts = BACKOFF_START, 0
+        self._event("site.run", f"ExaBGP starting with {conf}")
+        while not self.stopping:
+            observed.mark_site_down(self.db, self.site, peers, "ExaBGP starting", utcnow())
+            started = time.monotonic()
+            self.process = self._start(conf, env)
+            code = self.process.wait()
+            if self.stopping:
+                break
+            restarts += 1
+            reason = f"ExaBGP exited with code {code}"
+            log.warning("%s; restarting in %.0f s", reason, backoff)
+            observed.mark_site_down(self.db, self.site, peers, reason, utcnow())
+            self._event("site.exabgp_died", reason)
+            if self.max_restarts is not None and restarts > self.max_restarts:
+                return 1
+            if time.monotonic() - started > 60:
+                backoff = BACKOFF_START
+            deadline = time.monotonic() + backoff
+            while not self.stopping and time.monotonic() < deadline:
+                time.sleep(0.1)
+            backoff = min(backoff * 2, BACKOFF_MAX)
+        self._stop_process()
+        observed.mark_site_down(self.db, self.site, peers, "site stopped", utcnow())
+        self._event("site.stop", "stopped by signal")
+        return 0
+
+    def _stop_process(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
