@@ -262,8 +262,10 @@ def _location(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif part in ("gre", "dedicated") or part.startswith(("function-", "tagged-union")):
-            continue  # pydantic's union branch names, not fields
+        elif part in ("gre", "dedicated", "[key]") or part.startswith(
+            ("function-", "tagged-union")
+        ):
+            continue  # pydantic's union branch names and dict-key marker, not fields
         else:
             text += f".{part}" if text else part
     return text or "inventory"
@@ -271,7 +273,14 @@ def _location(loc: tuple[int | str, ...]) -> str:
 
 def _pydantic_errors(exc: ValidationError) -> list[InvalidInput]:
     errors = []
-    for err in exc.errors(include_url=False):
+    found = exc.errors(include_url=False)
+    for err in found:
+        loc = tuple(err["loc"])
+        if err["type"] == "too_short" and any(
+            len(other["loc"]) > len(loc) and tuple(other["loc"][: len(loc)]) == loc
+            for other in found
+        ):
+            continue  # "at least 1 item after validation": its bad item is reported already
         message = str(err["msg"]).removeprefix("Value error, ")
         errors.append(InvalidInput(message, where=_location(tuple(err["loc"]))))
     return errors

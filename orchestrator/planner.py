@@ -125,7 +125,9 @@ def wanted_prefixes(inv: Inventory, intent: Intent) -> dict[str, _Want]:
                 # Defence in depth: the service refuses these before they are stored.
                 if auth is not None and part.prefixlen <= auth.longest and scrub_length_ok(part):
                     want.add(part, div.sites)
-        want.targets.update(host_route(t) for t in div.targets)
+        # Same defence for targets: only hosts inside the customer's authorised space.
+        hosts = (host_route(t) for t in div.targets)
+        want.targets.update(h for h in hosts if owner.authorising(h) is not None)
     return wants
 
 
@@ -243,12 +245,16 @@ def _rtbh_routes(
     cname: str,
     reason: str,
 ) -> dict[str, list[PlannedRoute]]:
-    """Host route + the peer's RTBH community + NO_EXPORT, to RTBH peers of sites with sessions."""
+    """Host route + the peer's RTBH community + NO_EXPORT, to the RTBH peers of every site
+    where at least one of them (of the prefix's IP version) is established."""
     routes: dict[str, list[PlannedRoute]] = defaultdict(list)
     origin = (customer.asn,) if customer.origin_preserving else ()
     for site_name, site in inv.sites.items():
-        if not _sessions_up(site_name, site.peers, observed):
-            continue
+        capable = [
+            p for p in site.peers if p.rtbh is not None and p.address.version == prefix.version
+        ]
+        if not _sessions_up(site_name, capable, observed):
+            continue  # no RTBH-capable session of this IP version is established here
         by_community: dict[Community, list[str]] = defaultdict(list)
         for peer in site.peers:
             if peer.rtbh is not None and peer.address.version == prefix.version:
@@ -277,15 +283,16 @@ def owner_of(inv: Inventory, prefix: IPNetwork) -> str | None:
 def check_limits(inv: Inventory, routes: dict[str, list[PlannedRoute]]) -> list[str]:
     violations = []
     for site, planned in sorted(routes.items()):
-        counts: dict[str, int] = defaultdict(int)
+        received: dict[str, set[IPNetwork]] = defaultdict(set)  # a peer gets one route/prefix
         announced = [p.route.prefix for p in planned if p.route.kind is RouteKind.SCRUB]
         for entry in planned:
             for name in entry.peers:
-                counts[name] += 1
+                received[name].add(entry.route.prefix)
         for peer in inv.sites[site].peers:
-            if counts[peer.name] > peer.max_prefix:
+            count = len(received[peer.name])
+            if count > peer.max_prefix:
                 violations.append(
-                    f"sites.{site}.peers.{peer.name}: plan has {counts[peer.name]} routes, "
+                    f"sites.{site}.peers.{peer.name}: plan has {count} routes, "
                     f"over its max_prefix {peer.max_prefix}"
                 )
         for cname, customer in inv.customers.items():
@@ -306,13 +313,22 @@ def check_limits(inv: Inventory, routes: dict[str, list[PlannedRoute]]) -> list[
 
 
 def _verdict(
-    want: _Want | None, sites: dict[str, SiteStatus], carriers: set[str], rtbh_used: bool
+    want: _Want | None,
+    sites: dict[str, SiteStatus],
+    carriers: set[str],
+    carried: set[IPNetwork],
+    rtbh_used: bool,
 ) -> tuple[Protection, str]:
     if want is None or not want.prefixes:
         return Protection.IDLE, "no diversion"
+    blockers = "; ".join(f"{s}: {st.reason}" for s, st in sites.items())
+    missing = [p for p in sorted(want.prefixes, key=_net_key) if p not in carried]
+    if carriers and missing:
+        return Protection.UNPROTECTED, (
+            f"{', '.join(map(str, missing))} not announced from any site ({blockers})"
+        )
     if carriers:
         return Protection.PROTECTED, "announced from " + ", ".join(sorted(carriers))
-    blockers = "; ".join(f"{s}: {st.reason}" for s, st in sites.items())
     if rtbh_used:
         return Protection.LAST_RESORT, f"RTBH for named hosts, no site can scrub ({blockers})"
     return Protection.UNPROTECTED, f"no site can scrub ({blockers})"
@@ -323,6 +339,24 @@ def _merge(into: dict[str, list[PlannedRoute]], more: dict[str, list[PlannedRout
         into.setdefault(site, []).extend(planned)
 
 
+def _no_site_can_scrub(
+    inv: Inventory,
+    wants: dict[str, _Want],
+    status: dict[str, dict[str, SiteStatus]],
+    carriers: dict[str, set[str]],
+) -> set[str]:
+    """Customers for which RTBH may be the last resort: they want protection, allow it,
+    no site carries them and none could (RTBH is never the first answer)."""
+    return {
+        cname
+        for cname, want in wants.items()
+        if want.prefixes
+        and inv.customers[cname].rtbh_last_resort
+        and not carriers[cname]
+        and not any(st.eligible or st.draining for st in status[cname].values())
+    }
+
+
 def plan(
     inv: Inventory, intent: Intent, observed: Observed, now: datetime, *, check: bool = True
 ) -> Plan:
@@ -330,43 +364,47 @@ def plan(
     status = site_eligibility(inv, intent, observed, now)
     routes = scrub_routes(inv, wants, status)
     carriers: dict[str, set[str]] = defaultdict(set)
+    carried: dict[str, set[IPNetwork]] = defaultdict(set)
     for site, planned in routes.items():
         for entry in planned:
-            carriers[entry.customer].add(site)
-    verdicts: dict[str, CustomerVerdict] = {}
-    for cname in inv.customers:
-        want = wants.get(cname)
-        rtbh_used = False
+            if any(observed.sessions.get((site, peer), False) for peer in entry.peers):
+                carriers[entry.customer].add(site)  # reaches the internet through a session
+                carried[entry.customer].add(entry.route.prefix)
+    last_resort = _no_site_can_scrub(inv, wants, status, carriers)
+    rtbh_used: set[str] = set()
+    for cname in sorted(last_resort):
         customer = inv.customers[cname]
-        if want and want.prefixes and not carriers[cname] and customer.rtbh_last_resort:
-            for target in sorted(want.targets, key=_net_key):
-                extra = _rtbh_routes(
-                    inv,
-                    observed,
-                    target,
-                    customer,
-                    cname,
-                    f"RTBH last resort for {cname}: no site can scrub",
-                )
-                rtbh_used = rtbh_used or bool(extra)
-                _merge(routes, extra)
-        state, reason = _verdict(want, status[cname], carriers[cname], rtbh_used)
-        wanted = tuple(sorted(want.prefixes, key=_net_key)) if want else ()
-        verdicts[cname] = CustomerVerdict(state, reason, status[cname], wanted)
+        for target in sorted(wants[cname].targets, key=_net_key):
+            reason = f"RTBH last resort for {cname}: no site can scrub"
+            extra = _rtbh_routes(inv, observed, target, customer, cname, reason)
+            if extra:
+                rtbh_used.add(cname)
+            _merge(routes, extra)
     expiries = []
     for rtbh in sorted(intent.rtbh, key=lambda e: e.id):
         owner_name = owner_of(inv, rtbh.prefix)
-        if rtbh.expires_at <= now or owner_name is None:
+        if rtbh.expires_at <= now or owner_name is None or not _rtbh_length_ok(inv, rtbh.prefix):
             continue
         expiries.append(rtbh.expires_at)
-        if not rtbh.forced and any(st.eligible for st in status[owner_name].values()):
-            continue  # a standby entry: only while no site can scrub
+        if not rtbh.forced and owner_name not in last_resort:
+            continue  # a standby entry: only while no site can scrub a wanted diversion
         label = "forced RTBH" if rtbh.forced else "RTBH (no site can scrub)"
         reason = f"{label} #{rtbh.id} until {rtbh.expires_at:%Y-%m-%d %H:%M}: {rtbh.reason}"
         owner = inv.customers[owner_name]
-        _merge(routes, _rtbh_routes(inv, observed, rtbh.prefix, owner, owner_name, reason))
-    final = {site: _dedupe(planned) for site, planned in sorted(routes.items())}
-    violations = check_limits(inv, routes) if check else []
+        extra = _rtbh_routes(inv, observed, rtbh.prefix, owner, owner_name, reason)
+        if extra and not rtbh.forced:
+            rtbh_used.add(owner_name)
+        _merge(routes, extra)
+    verdicts: dict[str, CustomerVerdict] = {}
+    for cname in inv.customers:
+        want = wants.get(cname)
+        state, reason = _verdict(
+            want, status[cname], carriers[cname], carried[cname], cname in rtbh_used
+        )
+        wanted = tuple(sorted(want.prefixes, key=_net_key)) if want else ()
+        verdicts[cname] = CustomerVerdict(state, reason, status[cname], wanted)
+    final = {site: _dedupe(routes.get(site, [])) for site in sorted(inv.sites)}
+    violations = check_limits(inv, {s: list(p) for s, p in final.items()}) if check else []
     drain_ends = [
         _drain_end(inv, admin.since, now)
         for admin in intent.site_admin.values()
@@ -398,11 +436,23 @@ def worst_case(inv: Inventory, intent: Intent, now: datetime) -> Plan:
         if customer.rtbh_last_resort:
             for target in want.targets:
                 _merge(routes, _rtbh_routes(inv, everything_up, target, customer, cname, "-"))
+    for rtbh in intent.rtbh:
+        owner_name = owner_of(inv, rtbh.prefix)
+        if rtbh.forced or rtbh.expires_at <= now or owner_name is None:
+            continue  # forced entries are already in the base plan
+        owner = inv.customers[owner_name]
+        if owner.rtbh_last_resort and _rtbh_length_ok(inv, rtbh.prefix):
+            _merge(routes, _rtbh_routes(inv, everything_up, rtbh.prefix, owner, owner_name, "-"))
     return Plan(base.routes, base.customers, tuple(check_limits(inv, routes)), base.next_change_at)
 
 
 def scrub_length_ok(prefix: IPNetwork) -> bool:
     return prefix.prefixlen <= MAX_SCRUB_LEN[prefix.version]
+
+
+def _rtbh_length_ok(inv: Inventory, prefix: IPNetwork) -> bool:
+    """Defence in depth: no RTBH route wider than the policy allows (host routes)."""
+    return prefix.prefixlen >= inv.policy.rtbh.min_length(prefix.version)
 
 
 __all__ = [

@@ -147,7 +147,9 @@ def start(db: Database, req: DivertRequest, *, actor: str, now: datetime) -> Sta
         valid = validate(inv, req)
         for row in active_diversions(session):
             if row.customer == req.customer and _same(row, valid, req.more_specifics):
-                return StartResult(view(row), False, f"already active as diversion #{row.id}")
+                result = StartResult(view(row), False, f"already active as diversion #{row.id}")
+                session.rollback()  # nothing changed: no generation bump, no agent wakes up
+                return result
         row = DiversionRow(
             customer=req.customer,
             prefixes=[str(p) for p in valid.prefixes],

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from orchestrator.errors import Conflict
 from orchestrator.inventory import Inventory
+from orchestrator.planner import owner_of
 from orchestrator.service.common import record_event, refuse_if_over_limits
-from orchestrator.service.snapshot import active_diversions
+from orchestrator.service.snapshot import active_diversions, active_rtbh
 from orchestrator.store.db import Database
 from orchestrator.store.models import InventoryObject
 
@@ -78,7 +79,14 @@ def diff(session: Session, inv: Inventory) -> list[Change]:
     return changes
 
 
-def _refuse_orphaned_diversions(session: Session, inv: Inventory) -> None:
+def _refuse_orphaned_diversions(session: Session, inv: Inventory, now: datetime) -> None:
+    for entry in active_rtbh(session, now):
+        if owner_of(inv, ip_network(entry.prefix)) is None:
+            raise Conflict(
+                f"RTBH entry #{entry.id} for {entry.prefix} would belong to no customer",
+                where=f"customers.{entry.customer}",
+                hint="remove the RTBH entry first",
+            )
     for row in active_diversions(session):
         if row.customer not in inv.customers:
             raise Conflict(
@@ -113,8 +121,9 @@ def apply(
     with db.write() as session:
         changes = diff(session, inv)
         if not changes:
+            session.rollback()  # nothing changed: no generation bump, no agent wakes up
             return changes
-        _refuse_orphaned_diversions(session, inv)
+        _refuse_orphaned_diversions(session, inv, now)
         objects = _objects(inv)
         session.execute(delete(InventoryObject))
         for (kind, name), spec in objects.items():

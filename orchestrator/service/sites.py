@@ -45,7 +45,9 @@ def drain(db: Database, site: str, *, reason: str, force: bool, actor: str, now:
         _site_or_fail(inv, site)
         row = session.get(SiteAdminRow, site)
         if row is not None and row.state == AdminState.DRAINING:
-            return f"{site} is already draining since {row.since:%F %T}Z"
+            note = f"{site} is already draining since {row.since:%F %T}Z"
+            session.rollback()  # nothing changed: no generation bump, no agent wakes up
+            return note
         if row is None:
             row = SiteAdminRow(site=site)
             session.add(row)
@@ -77,6 +79,7 @@ def undrain(db: Database, site: str, *, reason: str, actor: str, now: datetime) 
         _site_or_fail(load_inventory(session), site)
         row = session.get(SiteAdminRow, site)
         if row is None or row.state == AdminState.ACTIVE:
+            session.rollback()  # nothing changed: no generation bump, no agent wakes up
             return f"{site} is already active"
         row.state, row.since, row.actor, row.reason = AdminState.ACTIVE, now, actor, reason
         record_event(

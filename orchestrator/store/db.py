@@ -7,7 +7,8 @@ is taken as an SQLite file.
 Writers serialise: on SQLite a write transaction starts with ``BEGIN
 IMMEDIATE`` (waiting up to ``busy_timeout``), and on every backend its first
 statement bumps ``meta.generation`` (a row lock on PostgreSQL). A database that
-stays busy raises ``DatabaseBusy``, never a driver traceback.
+stays busy raises ``DatabaseBusy``, never a driver traceback. How long a writer
+waits: ``SCRUBCTL_BUSY_TIMEOUT`` seconds, default ``BUSY_TIMEOUT_S``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,22 @@ BUSY_TIMEOUT_S = 5.0
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def busy_timeout() -> float:
+    """Seconds a writer waits for the lock: ``SCRUBCTL_BUSY_TIMEOUT`` > ``BUSY_TIMEOUT_S``."""
+    text = os.environ.get("SCRUBCTL_BUSY_TIMEOUT", "").strip()
+    if not text:
+        return BUSY_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise InvalidInput(
+            f"{text!r} is not a number of seconds between 0 and 3600", where="SCRUBCTL_BUSY_TIMEOUT"
+        )
+    return value
+
+
 def default_db_path() -> Path:
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(state) / "scrubctl" / "scrubctl.db"
@@ -47,12 +64,12 @@ def resolve_url(cli_value: str | None) -> str:
     return value
 
 
-def _sqlite_setup(engine: Engine) -> None:
+def _sqlite_setup(engine: Engine, timeout: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
-        cur.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        cur.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA foreign_keys = ON")
         cur.close()
@@ -63,10 +80,20 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+def _postgres_setup(engine: Engine, timeout: float) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute(f"SET lock_timeout = {int(timeout * 1000)}")
+        cur.close()
+        dbapi_conn.commit()
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.busy_timeout = busy_timeout()
         if self.is_sqlite and url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -74,7 +101,9 @@ class Database:
         except Exception as exc:  # unknown dialect, missing driver, malformed URL
             raise InvalidInput(f"cannot use database URL: {exc}", where="--db") from None
         if self.is_sqlite:
-            _sqlite_setup(self.engine)
+            _sqlite_setup(self.engine, self.busy_timeout)
+        elif self.engine.dialect.name == "postgresql":
+            _postgres_setup(self.engine, self.busy_timeout)
         self._writer = self.engine.execution_options(scrub_write=True)
 
     def ensure_schema(self) -> None:
@@ -127,10 +156,10 @@ class Database:
             yield
         except OperationalError as exc:
             text_ = str(exc.orig).lower()
-            if "locked" in text_ or "busy" in text_:
+            if "locked" in text_ or "busy" in text_ or "lock timeout" in text_:
                 raise DatabaseBusy(
                     f"database is busy (another scrubctl is writing); gave up after "
-                    f"{BUSY_TIMEOUT_S:.0f} s",
+                    f"{self.busy_timeout:g} s",
                     hint="try again",
                 ) from None
             raise

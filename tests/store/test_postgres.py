@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from orchestrator.errors import DatabaseBusy
 from orchestrator.inventory import load_inventory
 from orchestrator.planner import plan
 from orchestrator.service import diversions, rtbh
@@ -89,3 +90,22 @@ def test_full_intent_cycle_on_postgresql(pg_url: str) -> None:
     diversions.stop(db, "acme", diversion_id=None, reason="over", actor="t", now=now)
     assert diversions.list_(db, include_stopped=False) == []
     db.dispose()
+
+
+def test_a_held_lock_gives_database_busy_on_postgresql(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCRUBCTL_BUSY_TIMEOUT", "0.5")
+    holder = Database(pg_url)
+    holder.ensure_schema()
+    db = Database(pg_url)
+    with holder.engine.connect() as conn:
+        conn.execute(text("UPDATE meta SET generation = generation WHERE id = 1"))
+        before = holder.generation()
+        busy = pytest.raises(DatabaseBusy, match=r"database is busy .* gave up after 0.5 s")
+        with busy, db.write():
+            pass
+        conn.rollback()
+    assert holder.generation() == before
+    db.dispose()
+    holder.dispose()
