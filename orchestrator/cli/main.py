@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from orchestrator.cli import divert, inventory, plan, report, rtbh, site
+from orchestrator.cli import divert, inventory, lab, plan, report, rtbh, site
 
 app = typer.Typer(
     name="scrubctl",
@@ -25,6 +25,7 @@ app.add_typer(divert.app, name="divert")
 app.add_typer(rtbh.app, name="rtbh")
 app.add_typer(site.app, name="site")
 app.add_typer(report.app, name="report")
+app.add_typer(lab.app, name="lab")
 
 plan.register(app)
 

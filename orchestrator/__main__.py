@@ -1,0 +1,5 @@
+"""``python -m orchestrator`` is ``scrubctl``."""
+
+from orchestrator.cli.main import main
+
+main()

@@ -1,0 +1,186 @@
+"""``scrubctl lab``: the namespace lab built from ``containerlab.yml``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestrator.cli.common import JsonOption, emit_json, guard, say, table
+from orchestrator.lab import status as lab_status
+from orchestrator.lab import traffic as lab_traffic
+from orchestrator.lab.runner import LabRunner
+from orchestrator.lab.shell import in_netns, require_namespaces
+from orchestrator.lab.topology import default_topology_path, load_topology
+
+app = typer.Typer(
+    help="The lab: containerlab.yml built into network namespaces (needs root).",
+    no_args_is_help=True,
+)
+traffic_app = typer.Typer(help="Bounded test traffic inside the lab, and its counters.",
+                          no_args_is_help=True)  # fmt: skip
+app.add_typer(traffic_app, name="traffic")
+
+TopologyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--topology",
+        "-t",
+        help="Topology file (default: ./containerlab.yml, else the repository's).",
+        show_default=False,
+    ),
+]
+NameOption = Annotated[
+    str | None,
+    typer.Option(
+        "--name",
+        help="Build the lab under another name (env SCRUBCTL_LAB_NAME).",
+        show_default=False,
+    ),
+]
+
+
+def _runner(topology: Path | None, name: str | None) -> LabRunner:
+    topo = load_topology(topology or default_topology_path())
+    name = name or os.environ.get("SCRUBCTL_LAB_NAME")
+    return LabRunner(topo.renamed(name) if name else topo, log=say)
+
+
+@app.command()
+@guard
+def up(
+    topology: TopologyOption = None,
+    name: NameOption = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for BGP.")] = 60.0,
+) -> None:
+    """Build the lab (removing leftovers of an earlier run first) and wait for BGP."""
+    runner = _runner(topology, name)
+    report = runner.up(converge_timeout=timeout)
+    if report.cleaned:
+        say(f"removed leftovers of an earlier run: {len(report.cleaned)} namespaces")
+    say(
+        f"lab {report.lab} up: {len(runner.topology.nodes)} nodes, "
+        f"{len(runner.topology.links)} links, {report.sessions} BGP sessions Established; "
+        f"built in {report.build_seconds:.1f} s, converged in {report.converge_seconds:.1f} s "
+        f"(total {report.total_seconds:.1f} s)"
+    )
+
+
+@app.command()
+@guard
+def down(topology: TopologyOption = None, name: NameOption = None) -> None:
+    """Remove the lab: its namespaces, the processes inside them and its run directory."""
+    report = _runner(topology, name).down()
+    say(f"lab {report.lab} down: removed {len(report.namespaces)} namespaces, "
+        f"stopped {report.processes} processes")  # fmt: skip
+
+
+@app.command()
+@guard
+def status(topology: TopologyOption = None, name: NameOption = None,
+           json: JsonOption = False) -> None:  # fmt: skip
+    """Nodes, links and BGP sessions (from each router's `show bgp summary json`)."""
+    state = lab_status.collect(_runner(topology, name))
+    if json:
+        emit_json(state.to_json())
+        return
+    say(f"lab {state.lab} ({state.topology}): {'up' if state.up else 'down'}")
+    table("nodes", ["node", "role", "namespace", "present", "daemons", "addresses"], [
+        [n.name, n.role, n.namespace, "yes" if n.present else "no",
+         " ".join(f"{d}:{p or 'down'}" for d, p in n.daemons.items()),
+         ", ".join(n.addresses)] for n in state.nodes
+    ])  # fmt: skip
+    table("links", ["a", "b", "state"], [
+        [link.a, link.b, f"{link.state_a}/{link.state_b}"] for link in state.links
+    ])  # fmt: skip
+    columns = ["router", "neighbor", "peer", "AS", "state", "pfx rcvd", "up", "expected"]
+    table("BGP sessions", columns, [
+        [s.router, s.neighbor, s.peer_node or "-", s.remote_as, s.state,
+         "-" if s.prefixes_received is None else s.prefixes_received, s.uptime,
+         "yes" if s.expected else "later (ExaBGP)"] for s in state.sessions
+    ])  # fmt: skip
+
+
+@app.command(
+    "exec",
+    context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
+)
+@guard
+def exec_(
+    node: Annotated[str, typer.Argument(help="Lab node.")],
+    command: Annotated[list[str], typer.Argument(help="Command (after --) to run there.")],
+    topology: TopologyOption = None,
+    name: NameOption = None,
+) -> None:
+    """Run a command in NODE's namespace; `vtysh` talks to that node's FRR."""
+    runner = _runner(topology, name)
+    target = runner.topology.node(node)
+    namespace = runner.namespace(node)
+    require_namespaces(runner.topology.name, [namespace])
+    argv = command[1:] if command[:1] == ["--"] else list(command)
+    if argv and argv[0] == "vtysh" and target.is_frr:
+        argv = [*runner.frr(node).vtysh_argv(), *argv[1:]]
+    raise typer.Exit(subprocess.call(in_netns(namespace, argv)))
+
+
+@traffic_app.command()
+@guard
+def legit(
+    count: Annotated[int, typer.Option(help="Requests to send (bounded).")] = 20,
+    interval: Annotated[float, typer.Option(help="Seconds between requests.")] = 0.05,
+    topology: TopologyOption = None,
+    name: NameOption = None,
+    json: JsonOption = False,
+) -> None:
+    """HTTP requests from `client` to the server; prints how many succeeded."""
+    result = lab_traffic.legit(_runner(topology, name).topology, count=count, interval=interval)
+    if json:
+        emit_json(result.__dict__)
+        return
+    say(f"legit: {result.ok}/{result.sent} requests answered ({result.failed} failed) "
+        f"in {result.elapsed:.1f} s")  # fmt: skip
+
+
+@traffic_app.command()
+@guard
+def attack(
+    count: Annotated[int, typer.Option(help="Packets to send (bounded).")] = 1000,
+    rate: Annotated[float, typer.Option(help="Packets per second.")] = 500.0,
+    size: Annotated[int, typer.Option(help="UDP payload bytes.")] = 1200,
+    duration: Annotated[float, typer.Option(help="Stop after this many seconds.")] = 30.0,
+    target: Annotated[str | None, typer.Option(help="A lab address (default: server).")] = None,
+    topology: TopologyOption = None,
+    name: NameOption = None,
+    json: JsonOption = False,
+) -> None:
+    """UDP from `attacker` source port 123 (NTP-amplification shaped), rate-limited."""
+    topo = _runner(topology, name).topology
+    result = lab_traffic.attack(topo, count=count, rate=rate, size=size, duration=duration,
+                                target=target)  # fmt: skip
+    if json:
+        emit_json(result.__dict__)
+        return
+    say(f"attack: sent {result.sent} packets ({result.errors} send errors) "
+        f"in {result.elapsed:.1f} s")  # fmt: skip
+
+
+@traffic_app.command()
+@guard
+def counters(topology: TopologyOption = None, name: NameOption = None,
+             json: JsonOption = False) -> None:  # fmt: skip
+    """The nftables counters of every node (scrubbing filters included)."""
+    values = lab_traffic.read_counters(_runner(topology, name).topology)
+    if json:
+        emit_json(values)
+        return
+    table("nftables counters", ["node", "table", "counter", "packets", "bytes"], [
+        [node, tbl, cname, v["packets"], v["bytes"]]
+        for node, tables in values.items() for tbl, cs in tables.items() for cname, v in cs.items()
+    ])  # fmt: skip
+
+
+if __name__ == "__main__":
+    app()

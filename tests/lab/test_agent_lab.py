@@ -1,0 +1,286 @@
+"""The site agent against the real FRR transits of the lab (issue 4).
+
+ExaBGP + agent run in the fra and ams namespaces through `scrubctl site run`;
+every assertion reads what the routers say (`vtysh ... json`, the kernel FIB)
+or what real packets did (nftables counters).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.lab.expect import wait_until
+from orchestrator.lab.handle import LabHandle
+from orchestrator.lab.shell import run
+from orchestrator.lab.sites import LabSites, scrubctl_argv
+from orchestrator.lab.traffic import packets
+
+pytestmark = pytest.mark.lab
+
+ROOT = Path(__file__).resolve().parents[2]
+PREFIX = "203.0.113.0/24"
+# (transit, fra's address there, ams's address there, ce's address there)
+TRANSITS = [
+    ("transit1", "192.0.2.134", "192.0.2.138", "192.0.2.150"),
+    ("transit2", "192.0.2.142", "192.0.2.146", "192.0.2.154"),
+]
+PRIMARY_PATH = "64500 64496"
+BACKUP_PATH = "64500 64500 64500 64496"
+CE_PATH = "64496 64496 64496 64496"
+COMMUNITIES = "64500:100 64500:200"
+
+
+class Env:
+    def __init__(self, lab: LabHandle, sites: LabSites, db_url: str) -> None:
+        self.lab = lab
+        self.sites = sites
+        self.db_url = db_url
+
+    def scrubctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [*scrubctl_argv(*args), "--db", self.db_url], capture_output=True, text=True,
+            timeout=30,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done
+
+    def paths(self, transit: str) -> list[dict[str, Any]]:
+        """(as path, next hop, best, communities) of every path for PREFIX at ``transit``."""
+        data = self.lab.vtysh_json(transit, f"show bgp ipv4 unicast {PREFIX} json")
+        out = []
+        for path in data.get("paths", []):
+            out.append({
+                "aspath": path.get("aspath", {}).get("string", ""),
+                "nexthop": path["nexthops"][0]["ip"],
+                "best": bool(path.get("bestpath", {}).get("overall")),
+                "communities": path.get("community", {}).get("string", ""),
+            })  # fmt: skip
+        return sorted(out, key=lambda p: p["aspath"])
+
+    def fib_gateway(self, transit: str) -> str | None:
+        out = self.lab.exec(transit, "ip", "-j", "route", "show", PREFIX).stdout
+        routes = json.loads(out or "[]")
+        return routes[0].get("gateway") if routes else None
+
+    def expect(self, what: str, check: Any, timeout: float = 30.0) -> None:
+        try:
+            wait_until(check, timeout=timeout, interval=0.2, what=what)
+        except Exception:
+            print(self.sites.log_tail("fra"), self.sites.log_tail("ams"), sep="\n---\n")
+            raise
+
+    def expect_best(self, transit: str, aspath: str, nexthop: str, timeout: float = 30.0) -> None:
+        def ok() -> bool:
+            return any(
+                p["best"] and p["aspath"] == aspath and p["nexthop"] == nexthop
+                for p in self.paths(transit)
+            )
+
+        self.expect(f"{transit}: best path {aspath} via {nexthop}", ok, timeout)
+        self.expect(f"{transit}: FIB via {nexthop}", lambda: self.fib_gateway(transit) == nexthop)
+
+    def scrub_paths(self, transit: str) -> list[dict[str, Any]]:
+        return [p for p in self.paths(transit) if p["aspath"].startswith("64500")]
+
+    def wait_sites_established(self) -> None:
+        for transit, fra, ams, _ce in TRANSITS:
+            for address in (fra, ams):
+                self.expect(
+                    f"{transit}: session to {address} Established",
+                    lambda t=transit, a=address: (
+                        self.lab.vtysh_json(t, "show bgp summary json")["ipv4Unicast"]["peers"][a][
+                            "state"
+                        ]
+                        == "Established"
+                    ),
+                    timeout=45,
+                )
+
+
+@pytest.fixture(scope="module")
+def env(lab: LabHandle) -> Iterator[Env]:
+    workdir = Path(tempfile.mkdtemp(prefix="scrubctl-agent-lab-"))
+    db_url = f"sqlite:///{workdir / 'lab.db'}"
+    sites = LabSites(lab.topology, db_url, workdir)
+    environment = Env(lab, sites, db_url)
+    try:
+        environment.scrubctl("inventory", "apply", str(ROOT / "lab" / "inventory.yml"))
+        sites.start("fra")
+        sites.start("ams")
+        environment.wait_sites_established()
+        yield environment
+    finally:
+        sites.stop_all()
+        run(["rm", "-rf", str(workdir)], check=False)
+
+
+@pytest.fixture
+def diverted(env: Env) -> Iterator[Env]:
+    env.scrubctl("divert", "start", "acme", "--reason", "lab test")
+    try:
+        for transit, fra, _ams, _ce in TRANSITS:
+            env.expect_best(transit, PRIMARY_PATH, fra)
+        yield env
+    finally:
+        subprocess.run([*scrubctl_argv("divert", "stop", "acme", "--reason", "lab test over"),
+                        "--db", env.db_url], capture_output=True, timeout=30)  # fmt: skip
+        for transit, _fra, _ams, ce in TRANSITS:
+            env.expect_best(transit, CE_PATH, ce)
+
+
+def test_agents_record_their_sessions(env: Env) -> None:
+    sites = json.loads(env.scrubctl("site", "list", "--json").stdout)
+    states = {(s["site"], p["name"]): p["established"] for s in sites for p in s["peers"]}
+    assert states == {
+        ("ams", "transit1"): True,
+        ("ams", "transit2"): True,
+        ("fra", "transit1"): True,
+        ("fra", "transit2"): True,
+    }
+
+
+def test_before_diversion_the_transits_use_the_customer_edge(env: Env) -> None:
+    for transit, _fra, _ams, ce in TRANSITS:
+        assert env.scrub_paths(transit) == []
+        env.expect_best(transit, CE_PATH, ce)
+
+
+def test_divert_start_reaches_both_transits_with_planned_attributes(diverted: Env) -> None:
+    for transit, fra, ams, _ce in TRANSITS:
+        paths = diverted.scrub_paths(transit)
+        assert [(p["aspath"], p["nexthop"], p["communities"]) for p in paths] == [
+            (PRIMARY_PATH, fra, COMMUNITIES),
+            (BACKUP_PATH, ams, COMMUNITIES),
+        ]
+        assert [p["best"] for p in paths] == [True, False]
+
+
+def test_client_traffic_enters_the_scrubbing_site(diverted: Env) -> None:
+    lab = diverted.lab
+    before = lab.counters()
+    result = lab.legit(count=20)
+    after = lab.counters()
+    assert result.ok == 20
+    assert (
+        packets(after, "fra", "scrub", "to_customer")
+        - packets(before, "fra", "scrub", "to_customer")
+        >= 20
+    )
+    assert packets(after, "ams", "scrub", "to_customer") == packets(
+        before, "ams", "scrub", "to_customer"
+    )
+
+
+def test_divert_stop_returns_traffic_to_the_direct_path(env: Env) -> None:
+    env.scrubctl("divert", "start", "acme", "--reason", "short")
+    env.expect_best("transit1", PRIMARY_PATH, "192.0.2.134")
+    env.scrubctl("divert", "stop", "acme", "--reason", "over")
+    for transit, _fra, _ams, ce in TRANSITS:
+        env.expect_best(transit, CE_PATH, ce)
+        env.expect(f"{transit}: no scrubbing path", lambda t=transit: env.scrub_paths(t) == [])
+    before = env.lab.counters()
+    assert env.lab.legit(count=10).ok == 10
+    after = env.lab.counters()
+    assert packets(after, "fra", "scrub", "to_customer") == packets(
+        before, "fra", "scrub", "to_customer"
+    )
+
+
+def test_killed_agent_is_respawned_and_reconciles(diverted: Env) -> None:
+    """The agent hangs (SIGSTOP) while the intent changes, then dies (SIGKILL). ExaBGP
+    keeps fra's now-stale routes and respawns the agent, which must learn them from
+    ExaBGP to withdraw them: nothing else remembers they were sent."""
+    frozen = diverted.sites.kill_matching("fra", "orchestrator.agent", signal.SIGSTOP)
+    assert frozen, "no agent process found in fra"
+    diverted.scrubctl("divert", "stop", "acme", "--reason", "change while hung")
+    diverted.scrubctl("divert", "start", "acme", "--site", "ams", "--reason", "ams only")
+    for transit, fra, _ams, _ce in TRANSITS:  # fra's agent cannot act: its route is stale
+        assert any(p["nexthop"] == fra for p in diverted.scrub_paths(transit))
+    diverted.sites.kill_matching("fra", "orchestrator.agent", signal.SIGKILL)
+    for transit, _fra, ams, _ce in TRANSITS:
+        diverted.expect(
+            f"{transit}: exactly ams's route",
+            lambda t=transit, a=ams: (
+                [(p["aspath"], p["nexthop"]) for p in diverted.scrub_paths(t)] == [(BACKUP_PATH, a)]
+            ),
+        )
+    diverted.expect(
+        "agent respawned", lambda: bool(diverted.sites.pids_matching("fra", "orchestrator.agent"))
+    )
+    diverted.scrubctl("divert", "stop", "acme", "--reason", "back to normal")
+    diverted.scrubctl("divert", "start", "acme", "--reason", "again")
+    for transit, fra, _ams, _ce in TRANSITS:
+        diverted.expect_best(transit, PRIMARY_PATH, fra)
+
+
+def test_killed_exabgp_is_restarted_and_routes_return(diverted: Env) -> None:
+    killed = diverted.sites.kill_matching("fra", "exabgp server")
+    assert killed, "no exabgp process found in fra"
+    for transit, fra, _ams, _ce in TRANSITS:
+        diverted.expect_best(transit, PRIMARY_PATH, fra, timeout=45)
+    for transit, _fra, _ams, _ce in TRANSITS:
+        assert len(diverted.scrub_paths(transit)) == 2
+
+
+def test_session_cleared_by_the_peer_relearns_routes(diverted: Env) -> None:
+    diverted.lab.vtysh("transit1", "clear bgp 192.0.2.134")
+    diverted.expect_best("transit1", PRIMARY_PATH, "192.0.2.134", timeout=45)
+
+
+def test_stop_while_the_peer_is_down_is_right_when_it_returns(diverted: Env) -> None:
+    lab = diverted.lab
+    lab.exec("transit1", "vtysh", "-c", "configure terminal", "-c", "router bgp 64501",
+             "-c", "neighbor 192.0.2.134 shutdown")  # fmt: skip
+    diverted.expect("fra path gone at transit1", lambda: all(
+        p["nexthop"] != "192.0.2.134" for p in diverted.scrub_paths("transit1")))  # fmt: skip
+    diverted.scrubctl("divert", "stop", "acme", "--reason", "stop while down")
+    lab.exec("transit1", "vtysh", "-c", "configure terminal", "-c", "router bgp 64501",
+             "-c", "no neighbor 192.0.2.134 shutdown")  # fmt: skip
+    diverted.expect(
+        "fra's session back",
+        lambda: (
+            lab.vtysh_json("transit1", "show bgp summary json")["ipv4Unicast"]["peers"][
+                "192.0.2.134"
+            ]["state"]
+            == "Established"
+        ),
+        timeout=45,
+    )
+    diverted.expect_best("transit1", CE_PATH, "192.0.2.150")
+    assert diverted.scrub_paths("transit1") == []
+    diverted.scrubctl("divert", "start", "acme", "--reason", "again")
+
+
+def test_failover_when_a_site_stops_and_fallback_when_it_returns(diverted: Env) -> None:
+    diverted.sites.stop("fra")
+    for transit, _fra, ams, _ce in TRANSITS:
+        diverted.expect_best(transit, BACKUP_PATH, ams)
+    status = json.loads(diverted.scrubctl("status", "--json").stdout)
+    assert status["customers"]["acme"]["state"] == "protected"
+    before = diverted.lab.counters()
+    assert diverted.lab.legit(count=10).ok == 10
+    after = diverted.lab.counters()
+    assert (
+        packets(after, "ams", "scrub", "to_customer")
+        - packets(before, "ams", "scrub", "to_customer")
+        >= 10
+    )
+    diverted.sites.start("fra")
+    for transit, fra, _ams, _ce in TRANSITS:
+        diverted.expect_best(transit, PRIMARY_PATH, fra, timeout=45)
+
+
+def test_time_to_mitigate_is_recorded(diverted: Env) -> None:
+    report = json.loads(diverted.scrubctl("report", "ttm", "--json").stdout)
+    latest = report["diversions"][-1]
+    assert set(latest["per_site_seconds"]) == {"fra", "ams"}
+    assert 0 <= latest["ttm_seconds"] < 5
+    assert report["summary"]["acknowledged"] >= 1
