@@ -71,6 +71,19 @@ def up(
 
 @app.command()
 @guard
+def demo(
+    topology: TopologyOption = None,
+    name: NameOption = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Leave the lab and sites running.")] = False,
+) -> None:
+    """The end-to-end demo: divert, fail over, fall back, withdraw (the README's main job)."""
+    from orchestrator.lab.demo import run_demo
+
+    run_demo(_runner(topology, name), say, keep=keep)
+
+
+@app.command()
+@guard
 def down(topology: TopologyOption = None, name: NameOption = None) -> None:
     """Remove the lab: its namespaces, the processes inside them and its run directory."""
     report = _runner(topology, name).down()

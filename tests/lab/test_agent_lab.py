@@ -19,6 +19,7 @@ import pytest
 
 from orchestrator.lab.expect import wait_until
 from orchestrator.lab.handle import LabHandle
+from orchestrator.lab.routes import bgp_paths, fib
 from orchestrator.lab.shell import run
 from orchestrator.lab.sites import LabSites, scrubctl_argv
 from orchestrator.lab.traffic import packets
@@ -53,22 +54,11 @@ class Env:
         return done
 
     def paths(self, transit: str) -> list[dict[str, Any]]:
-        """(as path, next hop, best, communities) of every path for PREFIX at ``transit``."""
-        data = self.lab.vtysh_json(transit, f"show bgp ipv4 unicast {PREFIX} json")
-        out = []
-        for path in data.get("paths", []):
-            out.append({
-                "aspath": path.get("aspath", {}).get("string", ""),
-                "nexthop": path["nexthops"][0]["ip"],
-                "best": bool(path.get("bestpath", {}).get("overall")),
-                "communities": path.get("community", {}).get("string", ""),
-            })  # fmt: skip
-        return sorted(out, key=lambda p: p["aspath"])
+        """Every BGP path for PREFIX at ``transit``, as dicts for readable diffs."""
+        return [vars(p) for p in bgp_paths(self.lab.runner, transit, PREFIX)]
 
     def fib_gateway(self, transit: str) -> str | None:
-        out = self.lab.exec(transit, "ip", "-j", "route", "show", PREFIX).stdout
-        routes = json.loads(out or "[]")
-        return routes[0].get("gateway") if routes else None
+        return fib(self.lab.runner, transit, PREFIX)
 
     def expect(self, what: str, check: Any, timeout: float = 30.0) -> None:
         try:
