@@ -11,7 +11,6 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -35,6 +34,7 @@ from orchestrator.domain import (
     reserved_overlap,
 )
 from orchestrator.errors import InvalidInput
+from orchestrator.files import read_yaml
 
 
 def _community(value: Any) -> Any:
@@ -404,19 +404,7 @@ def parse_inventory(data: Any) -> Inventory:
 
 
 def load_inventory(path: Path) -> Inventory:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInput(f"cannot read inventory: {exc.strerror}", where=str(path)) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise InvalidInput(
-            f"not valid YAML ({getattr(exc, 'problem', exc)})", where=where
-        ) from None
-    return parse_inventory(data)
+    return parse_inventory(read_yaml(path, "inventory"))
 
 
 class InventoryErrors(InvalidInput):

@@ -21,6 +21,7 @@ from types import FrameType
 
 from orchestrator.drivers.exabgp_config import render_config, render_env
 from orchestrator.errors import NotFound, ScrubError
+from orchestrator.files import stop_process
 from orchestrator.service import observed
 from orchestrator.service.common import record_event
 from orchestrator.service.snapshot import load_inventory
@@ -120,11 +121,5 @@ class SiteRunner:
         return 0
 
     def _stop_process(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, group=True)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.files import stop_process
 from orchestrator.lab.rundir import RunDir
 from orchestrator.lab.shell import LabError, in_netns, run
 from orchestrator.lab.topology import Topology
@@ -113,14 +114,8 @@ class StaticPeer:
             )  # fmt: skip
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
 
     def __enter__(self) -> StaticPeer:
         self.start()

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from orchestrator.files import stop_process
 from orchestrator.lab.shell import in_netns, namespace_pids
 from orchestrator.lab.topology import Topology
 
@@ -54,14 +55,9 @@ class LabSites:
 
     def stop(self, site: str, timeout: float = 15.0) -> None:
         process = self.processes.pop(site, None)
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout)
         self.kill_matching(site, "orchestrator", signal.SIGKILL)  # nothing may outlive it
 
     def stop_all(self) -> None:

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from orchestrator.errors import InvalidInput
+from orchestrator.files import read_yaml
 
 TOP_KEYS = {"name", "prefix", "mgmt", "topology"}
 TOPOLOGY_KEYS = {"kinds", "defaults", "nodes", "links", "groups"}
@@ -390,15 +389,7 @@ def parse_topology(data: Any, path: Path) -> Topology:
 
 
 def load_topology(path: Path) -> Topology:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInput(f"cannot read topology: {exc.strerror}", where=str(path)) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"not valid YAML ({exc})", where=str(path)) from None
-    return parse_topology(data, path)
+    return parse_topology(read_yaml(path, "topology"), path)
 
 
 def default_topology_path() -> Path:
