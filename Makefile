@@ -12,8 +12,8 @@ demo: setup
 	@scripts/demo.sh
 
 test: setup
-	$(VENV)/ruff check orchestrator tests lab bench
-	$(VENV)/ruff format --check orchestrator tests lab bench
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
 	$(VENV)/mypy
 	$(VENV)/python -m pytest -q -p no:cacheprovider
 
