@@ -274,3 +274,24 @@ def test_time_to_mitigate_is_recorded(diverted: Env) -> None:
     assert set(latest["per_site_seconds"]) == {"fra", "ams"}
     assert 0 <= latest["ttm_seconds"] < 5
     assert report["summary"]["acknowledged"] >= 1
+
+
+def test_forced_rtbh_is_installed_as_blackhole_and_removed(env: Env) -> None:
+    host = "203.0.113.66"
+    env.scrubctl("rtbh", "add", host, "--force", "--expires", "10m", "--reason", "lab test")
+    try:
+        for transit, _fra, _ams, _ce in TRANSITS:
+            env.expect(
+                f"{transit}: {host} blackholed",
+                lambda t=transit: fib(env.lab.runner, t, f"{host}/32") == "blackhole",
+            )
+            [path, *_] = bgp_paths(env.lab.runner, transit, f"{host}/32")
+            assert "65535:666" in path.communities or "blackhole" in path.communities
+        assert env.lab.legit(count=10).ok == 10  # the rest of the prefix stays reachable
+    finally:
+        env.scrubctl("rtbh", "remove", host, "--reason", "lab test over")
+    for transit, _fra, _ams, _ce in TRANSITS:
+        env.expect(
+            f"{transit}: {host} gone",
+            lambda t=transit: fib(env.lab.runner, t, f"{host}/32") is None,
+        )
