@@ -82,6 +82,7 @@ class Agent:
         self.wake_at: datetime | None = None
         self._rib_buffer: list[RibEntry] | None = None
         self._peer_names: dict[IPAddress, str] = {}
+        self._first_ack_at: datetime | None = None
 
     # --- messages -------------------------------------------------------------
 
@@ -169,12 +170,17 @@ class Agent:
             self.step()
 
     def desired(self, inv: Inventory, result: Plan) -> dict[IPAddress, dict[IPNetwork, Route]]:
+        """Peer address -> prefix -> route; one route per prefix and peer, the smallest
+        if the plan has several (as ``sorted`` would pick it, without sorting 50,000)."""
         addresses = {p.name: p.address for p in inv.sites[self.site].peers}
         out: dict[IPAddress, dict[IPNetwork, Route]] = {a: {} for a in addresses.values()}
-        for name, routes in result.peer_routes(self.site).items():
-            table = out[addresses[name]]
-            for route in sorted(routes):
-                table.setdefault(route.prefix, route)  # one route per prefix and peer
+        for planned in result.routes.get(self.site, ()):
+            route = planned.route
+            for name in planned.peers:
+                table = out[addresses[name]]
+                current = table.get(route.prefix)
+                if current is None or route < current:
+                    table[route.prefix] = route
         return out
 
     def sync(self) -> SyncResult:
@@ -186,9 +192,12 @@ class Agent:
         if self.site not in inv.sites:
             raise ExaBgpGone(f"site {self.site!r} is no longer in the inventory")
         self._peer_names = {p.address: p.name for p in inv.sites[self.site].peers}
-        result = plan(inv, snap.intent, snap.observed, now)
+        # No limit check here: the service refuses intents over the limits, and
+        # _sync_peer holds announcements over a peer's max_prefix itself.
+        result = plan(inv, snap.intent, snap.observed, now, check=False)
         wanted = self.desired(inv, result)
         outcome = SyncResult()
+        self._first_ack_at = None
         limits = {p.address: p.max_prefix for p in inv.sites[self.site].peers}
         for peer in sorted(set(wanted) | set(self.held), key=str):
             self._sync_peer(peer, wanted.get(peer, {}), limits.get(peer), outcome)
@@ -218,6 +227,7 @@ class Agent:
         acked: list[Route] = []
         for line, routes in announce_commands(peer, add):
             if self._command(line):
+                self._first_ack_at = self._first_ack_at or self.clock()
                 held.update((r.prefix, r) for r in routes)
                 acked.extend(routes)
             else:
@@ -243,7 +253,8 @@ class Agent:
             if planned.route.kind is RouteKind.SCRUB
             and any((addresses.get(n), planned.route.prefix) in held_pairs for n in planned.peers)
         }
-        observed.record_first_acks(self.db, self.site, carried, self.clock())
+        acked_at = self._first_ack_at or self.clock()  # when ExaBGP said done, not later
+        observed.record_first_acks(self.db, self.site, carried, acked_at)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -63,8 +63,13 @@ def announce_commands(
 ) -> Iterator[tuple[str, list[Route]]]:
     """One command per group of routes with identical attributes, ``BATCH`` prefixes each."""
     groups: dict[str, list[Route]] = defaultdict(list)
-    for route in routes:
-        groups[_attributes(route)].append(route)
+    last: tuple[object, ...] | None = None
+    members: list[Route] = []
+    for route in routes:  # runs of routes share attributes: render them once a run
+        key = wire_key(route)
+        if key != last:
+            members, last = groups[_attributes(route)], key
+        members.append(route)
     for attributes, members in sorted(groups.items()):
         members.sort(key=_order)
         for start in range(0, len(members), BATCH):

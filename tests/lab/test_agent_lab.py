@@ -77,6 +77,12 @@ class Env:
         self.expect(f"{transit}: best path {aspath} via {nexthop}", ok, timeout)
         self.expect(f"{transit}: FIB via {nexthop}", lambda: self.fib_gateway(transit) == nexthop)
 
+    def session_uptime(self, transit: str, address: str) -> int | None:
+        """Milliseconds the session has been Established, None if it is not."""
+        peers = self.lab.vtysh_json(transit, "show bgp summary json")["ipv4Unicast"]["peers"]
+        peer = peers[address]
+        return int(peer["peerUptimeMsec"]) if peer["state"] == "Established" else None
+
     def scrub_paths(self, transit: str) -> list[dict[str, Any]]:
         return [p for p in self.paths(transit) if p["aspath"].startswith("64500")]
 
@@ -127,14 +133,19 @@ def diverted(env: Env) -> Iterator[Env]:
 
 
 def test_agents_record_their_sessions(env: Env) -> None:
-    sites = json.loads(env.scrubctl("site", "list", "--json").stdout)
-    states = {(s["site"], p["name"]): p["established"] for s in sites for p in s["peers"]}
-    assert states == {
+    expected = {
         ("ams", "transit1"): True,
         ("ams", "transit2"): True,
         ("fra", "transit1"): True,
         ("fra", "transit2"): True,
     }
+
+    def recorded() -> dict[tuple[str, str], bool]:
+        sites = json.loads(env.scrubctl("site", "list", "--json").stdout)
+        return {(s["site"], p["name"]): p["established"] for s in sites for p in s["peers"]}
+
+    # FRR may say Established a moment before the agent has written it down.
+    env.expect("agents recorded all four sessions", lambda: recorded() == expected, timeout=15)
 
 
 def test_before_diversion_the_transits_use_the_customer_edge(env: Env) -> None:
@@ -212,9 +223,15 @@ def test_killed_agent_is_respawned_and_reconciles(diverted: Env) -> None:
 
 
 def test_killed_exabgp_is_restarted_and_routes_return(diverted: Env) -> None:
+    before = {t: diverted.session_uptime(t, fra) for t, fra, _ams, _ce in TRANSITS}
     killed = diverted.sites.kill_matching("fra", "exabgp server")
     assert killed, "no exabgp process found in fra"
-    for transit, fra, _ams, _ce in TRANSITS:
+    for transit, fra, _ams, _ce in TRANSITS:  # a new session, not the old one still seen
+        diverted.expect(
+            f"{transit}: new session with fra",
+            lambda t=transit, a=fra: (diverted.session_uptime(t, a) or 10**9) < before[t],
+            timeout=45,
+        )
         diverted.expect_best(transit, PRIMARY_PATH, fra, timeout=45)
     for transit, _fra, _ams, _ce in TRANSITS:
         assert len(diverted.scrub_paths(transit)) == 2
