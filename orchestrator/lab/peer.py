@@ -40,6 +40,7 @@ class Session:
     peer_address: str
     local_address: str
     peer_as: int
+    password: str | None = None
 
 
 def sessions_towards(topology: Topology, node: str, routers: Sequence[str]) -> list[Session]:
@@ -56,7 +57,8 @@ def sessions_towards(topology: Topology, node: str, routers: Sequence[str]) -> l
                 peer = next(a for a in r.addresses if a.value.ip in local.value.network)
                 if r.bgp_asn is None:
                     raise LabError(f"{router} has no `router bgp ASN` in {r.frr_config}")
-                found.append(Session(str(peer.value.ip), str(neighbor.address), r.bgp_asn))
+                found.append(Session(str(peer.value.ip), str(neighbor.address), r.bgp_asn,
+                                     neighbor.password))  # fmt: skip
     if not found:
         raise LabError(f"{node} has no BGP neighbor statement on {', '.join(routers)}")
     return found
@@ -73,7 +75,8 @@ def render_config(sessions: Sequence[Session], local_as: int, router_id: str,
             f"    local-address {s.local_address};\n"
             f"    local-as {local_as};\n"
             f"    peer-as {s.peer_as};\n"
-            f"    family {{\n        ipv4 unicast;\n    }}\n"
+            + (f'    md5-password "{s.password}";\n' if s.password else "")
+            + f"    family {{\n        ipv4 unicast;\n    }}\n"
             f"    static {{\n{statics}\n    }}\n"
             f"}}\n"
         )

@@ -19,6 +19,10 @@ from orchestrator.files import stop_process
 from orchestrator.lab.shell import in_netns, namespace_pids
 from orchestrator.lab.topology import Topology
 
+# The lab's one TCP MD5 secret (fra <-> transit1): lab/transit1/frr.conf holds it
+# in clear, as routers do; lab/inventory.yml only names this variable.
+LAB_SECRETS = {"SCRUBCTL_LAB_MD5": "scrub-lab-md5"}
+
 
 def scrubctl_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "orchestrator", *args]
@@ -46,7 +50,7 @@ class LabSites:
         argv = scrubctl_argv("site", "run", site, "--db", self.db_url,
                              "--run-dir", str(self.workdir / f"run-{site}"))  # fmt: skip
         log = self.log_path(site).open("ab")
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **LAB_SECRETS)
         self.processes[site] = subprocess.Popen(
             in_netns(namespace, argv), stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, env=env,

@@ -31,6 +31,7 @@ FRR_DAEMONS_SUPPORTED = ("zebra", "staticd", "bgpd")  # start order
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 _IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
 _NEIGHBOR = re.compile(r"^\s*neighbor\s+(\S+)\s+remote-as\s+(\d+)\s*$", re.MULTILINE)
+_PASSWORD = re.compile(r"^\s*neighbor\s+(\S+)\s+password\s+(\S+)\s*$", re.MULTILINE)
 _ROUTER_BGP = re.compile(r"^\s*router\s+bgp\s+(\d+)\s*$", re.MULTILINE)
 _NETWORK = re.compile(r"^\s*network\s+(\S+)\s*$", re.MULTILINE)
 _DAEMON_ON = re.compile(r"^\s*([a-z0-9]+d)\s*=\s*yes\s*$", re.MULTILINE)
@@ -63,6 +64,7 @@ class Address:
 class BgpNeighbor:
     address: ipaddress.IPv4Address | ipaddress.IPv6Address
     asn: int
+    password: str | None = None  # TCP MD5 (``neighbor X password Y``)
 
 
 @dataclass(frozen=True)
@@ -112,10 +114,12 @@ class Node:
         conf = self.frr_config
         if conf is None:
             return ()
+        text = conf.read_text()
+        passwords = dict(_PASSWORD.findall(text))
         found = []
-        for name, asn in _NEIGHBOR.findall(conf.read_text()):
+        for name, asn in _NEIGHBOR.findall(text):
             try:  # peer-group names and interface neighbors are not addresses
-                found.append(BgpNeighbor(ipaddress.ip_address(name), int(asn)))
+                found.append(BgpNeighbor(ipaddress.ip_address(name), int(asn), passwords.get(name)))
             except ValueError:
                 continue
         return tuple(found)
