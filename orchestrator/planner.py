@@ -435,6 +435,7 @@ def plan(
                 rtbh_used.add(cname)
             _merge(routes, extra)
     expiries = []
+    forced: dict[str, list[str]] = defaultdict(list)
     for rtbh in sorted(intent.rtbh, key=lambda e: e.id):
         owner_name = owner_of(inv, rtbh.prefix)
         if rtbh.expires_at <= now or owner_name is None or not _rtbh_length_ok(inv, rtbh.prefix):
@@ -448,6 +449,8 @@ def plan(
         extra = _rtbh_routes(inv, observed, rtbh.prefix, owner, owner_name, reason)
         if extra and not rtbh.forced:
             rtbh_used.add(owner_name)
+        if extra and rtbh.forced:
+            forced[owner_name].append(str(rtbh.prefix))
         _merge(routes, extra)
     verdicts: dict[str, CustomerVerdict] = {}
     for cname in inv.customers:
@@ -455,6 +458,8 @@ def plan(
         state, reason = _verdict(
             want, status[cname], carriers[cname], carried[cname], cname in rtbh_used
         )
+        if forced[cname]:  # whatever the state, a blackholed host must show
+            reason += f"; forced RTBH in force for {', '.join(forced[cname])}"
         wanted = tuple(want.ordered()) if want else ()
         verdicts[cname] = CustomerVerdict(state, reason, status[cname], wanted)
     final = {site: _dedupe(routes.get(site, [])) for site in sorted(inv.sites)}
