@@ -312,3 +312,31 @@ def test_forced_rtbh_is_installed_as_blackhole_and_removed(env: Env) -> None:
             f"{transit}: {host} gone",
             lambda t=transit: fib(env.lab.runner, t, f"{host}/32") is None,
         )
+
+
+def test_drain_sends_graceful_shutdown_then_withdraws(diverted: Env) -> None:
+    """lab/inventory.yml has drain_time 30 s: the agent must wake up by itself when it ends."""
+    diverted.scrubctl("site", "drain", "fra", "--reason", "maintenance")
+
+    def fra_gshut(transit: str, fra: str) -> bool:
+        return any(
+            p["nexthop"] == fra and "graceful-shutdown" in p["communities"].split()
+            for p in diverted.scrub_paths(transit)
+        )
+
+    for transit, fra, ams, _ce in TRANSITS:
+        diverted.expect(f"{transit}: fra's route carries GRACEFUL_SHUTDOWN",
+                        lambda t=transit, a=fra: fra_gshut(t, a))  # fmt: skip
+        # FRR honours RFC 8326 (local-pref 0): traffic leaves fra before its withdrawal.
+        diverted.expect_best(transit, BACKUP_PATH, ams)
+        assert fra_gshut(transit, fra)
+    for transit, _fra, ams, _ce in TRANSITS:  # after drain_time: withdrawn
+        diverted.expect(
+            f"{transit}: only ams announces",
+            lambda t=transit, a=ams: [p["nexthop"] for p in diverted.scrub_paths(t)] == [a],
+            timeout=45,
+        )
+        diverted.expect_best(transit, BACKUP_PATH, ams)
+    diverted.scrubctl("site", "undrain", "fra", "--reason", "maintenance over")
+    for transit, fra, _ams, _ce in TRANSITS:
+        diverted.expect_best(transit, PRIMARY_PATH, fra)
