@@ -39,6 +39,7 @@ from orchestrator.drivers.exabgp import (
     wire_key,
     withdraw_commands,
 )
+from orchestrator.errors import DatabaseBusy
 from orchestrator.inventory import Inventory
 from orchestrator.planner import Plan, plan
 from orchestrator.service import observed
@@ -83,6 +84,7 @@ class Agent:
         self._rib_buffer: list[RibEntry] | None = None
         self._peer_names: dict[IPAddress, str] = {}
         self._first_ack_at: datetime | None = None
+        self._states: dict[str, tuple[str, str, datetime]] = {}  # not yet recorded
 
     # --- messages -------------------------------------------------------------
 
@@ -103,7 +105,19 @@ class Agent:
         log.info("peer %s (%s) %s %s", name, event.peer, event.state, event.reason)
         # ExaBGP keeps its adj-rib-out across a session reset and re-sends it when the
         # session returns (adj-rib-out true): ``held`` stays as it is.
-        observed.record_session(self.db, self.site, name, event.state, event.reason, self.clock())
+        self._states[name] = (event.state, event.reason, self.clock())
+        self.flush_states()
+
+    def flush_states(self) -> None:
+        """Write session changes; while the database is busy they wait here (the
+        latest per peer) rather than being lost or crashing the agent."""
+        for name, (state, reason, at) in list(self._states.items()):
+            try:
+                observed.record_session(self.db, self.site, name, state, reason, at)
+            except DatabaseBusy as exc:
+                log.warning("session %s %s not recorded yet: %s", name, state, exc)
+                return
+            del self._states[name]
 
     def _receive(self, timeout: float) -> Message | None:
         try:
@@ -153,8 +167,16 @@ class Agent:
         return self.wake_at is not None and self.clock() >= self.wake_at
 
     def step(self) -> SyncResult | None:
-        self.pump(self.poll)
-        return self.sync() if self.due() else None
+        """One turn of the loop. A busy database delays the turn, never ends the agent:
+        ExaBGP respawns a dying API process only a few times a minute."""
+        try:
+            self.pump(self.poll)
+            self.flush_states()
+            return self.sync() if self.due() else None
+        except DatabaseBusy as exc:
+            log.warning("database busy, retrying: %s", exc)
+            self.pump(1.0)  # keep reading ExaBGP meanwhile
+            return None
 
     def load_peers(self) -> None:
         with self.db.read() as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -240,3 +241,25 @@ def test_backup_site_prepends(db: Database, clock: Clock) -> None:
     ams.step()
     [route] = routes_at(fake, T2)
     assert route.as_path == (64500, 64500, 64500, 64496)
+
+
+def test_a_busy_database_delays_but_never_loses_a_session_event(
+    db: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCRUBCTL_BUSY_TIMEOUT", "0.2")
+    agent_db = Database(db.url)
+    fake = FakeExaBgp()
+    agent = make_agent(agent_db, fake, clock)
+    holder = sqlite3.connect(db.url.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the database
+    fake.state(T1, "up")
+    agent.step()  # busy: nothing recorded, and no exception ends the agent
+    with db.read() as session:
+        assert session.get(SessionRow, ("fra", "t1")) is None
+    holder.execute("ROLLBACK")
+    holder.close()
+    agent.step()
+    with db.read() as session:
+        row = session.get(SessionRow, ("fra", "t1"))
+    assert row is not None and row.established
+    agent_db.dispose()
