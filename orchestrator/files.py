@@ -9,12 +9,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from orchestrator.errors import InvalidInput
 
 
 def read_yaml(path: Path, what: str) -> Any:
+    import yaml  # only commands that read a file need it (not `divert start`)
+
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

@@ -10,8 +10,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from orchestrator.errors import ScrubError
 from orchestrator.service.common import resolve_actor
@@ -35,7 +33,6 @@ ActorOption = Annotated[
 ]
 ReasonOption = Annotated[str, typer.Option("--reason", "-r", help="Why (goes to the audit log).")]
 
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -75,16 +72,24 @@ def emit_json(data: Any) -> None:
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    from rich.table import Table  # rich costs ~30 ms to import: only when a table is shown
+
     out = Table(title=title, title_justify="left", header_style="bold")
     for column in columns:
         out.add_column(column)
     for row in rows:
         out.add_row(*("" if v is None else str(v) for v in row))
-    console.print(out)
+    _console().print(out)
 
 
 def say(text: str) -> None:
-    console.print(text, markup=False)
+    sys.stdout.write(text + "\n")
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
 def short_time(iso: str | None) -> str:
