@@ -485,3 +485,48 @@ def as_utc(value: Any) -> Any:
     from datetime import UTC
 
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+@dataclass
+class BenchSite:
+    """What both benchmarks run against: a database with bench/inventory.yml, the
+    site's runner (not started), the transit's vty and its FIB watch."""
+
+    workdir: Path
+    db: Any
+    sites: Any
+    transit: Transit
+    fib: FibWatch
+
+
+@contextlib.contextmanager
+def bench_site(
+    lab: LabHandle, prefix: str, cli: str, log: Callable[[str], None]
+) -> Iterator[BenchSite]:
+    """Set up a fresh database and the site in ``lab``; always tear it all down."""
+    import tempfile
+
+    from orchestrator.lab.sites import LabSites
+    from orchestrator.store.db import Database
+
+    workdir = Path(tempfile.mkdtemp(prefix=f"scrubctl-bench-{prefix}-"))
+    db = Database(f"sqlite:///{workdir / 'bench.db'}")
+    sites = LabSites(lab.topology, db.url, workdir)
+    transit = Transit(lab)
+    fib = FibWatch(lab.ns(TRANSIT))
+    try:
+        subprocess.run(
+            scrubctl_argv(cli, "inventory", "apply", str(INVENTORY), "--db", db.url),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        yield BenchSite(workdir, db, sites, transit, fib)
+    except BaseException:
+        log(sites.log_tail(SITE))
+        raise
+    finally:
+        fib.close()
+        transit.close()
+        sites.stop_all()
+        db.dispose()
+        subprocess.run(["rm", "-rf", str(workdir)], check=False)

@@ -26,8 +26,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import statistics
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,7 +43,7 @@ from benchlab import (
     FibWatch,
     RawExaBgp,
     Transit,
-    scrubctl_argv,
+    bench_site,
     session_recorded,
     table,
     wait_until,
@@ -257,18 +255,8 @@ def raw_once(
 
 
 def run(lab: LabHandle, sizes: list[int], repeats: int, log: Log = print) -> str:
-    workdir = Path(tempfile.mkdtemp(prefix="scrubctl-bench-mass-"))
-    db = Database(f"sqlite:///{workdir / 'bench.db'}")
-    sites = LabSites(lab.topology, db.url, workdir)
-    transit = Transit(lab)
-    fib = FibWatch(lab.ns(TRANSIT))
     results: list[Measurement] = []
-    try:
-        subprocess.run(
-            scrubctl_argv("module", "inventory", "apply", str(INVENTORY), "--db", db.url),
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+    with bench_site(lab, "mass", "module", log) as bench:
         for size in sizes:
             commands = raw_commands(size)
             log(
@@ -279,24 +267,17 @@ def run(lab: LabHandle, sizes: list[int], repeats: int, log: Log = print) -> str
                 order = ("scrubctl", "raw") if rep % 2 == 0 else ("raw", "scrubctl")
                 for side in order:
                     if side == "scrubctl":
-                        m = scrubctl_once(lab, transit, fib, db, sites, size)
+                        m = scrubctl_once(
+                            lab, bench.transit, bench.fib, bench.db, bench.sites, size
+                        )
                     else:
-                        m = raw_once(lab, transit, fib, workdir, size, commands)
+                        m = raw_once(lab, bench.transit, bench.fib, bench.workdir, size, commands)
                     results.append(m)
                     log(
                         f"  {side:8s} {size:6d}: {m.to_rib:7.3f} s to the RIB "
                         f"(first prefix {m.first * 1000:.0f} ms; "
                         f"CPU {_cpu_text(m.cpu)})"
                     )
-    except BaseException:
-        log(sites.log_tail(SITE))
-        raise
-    finally:
-        fib.close()
-        transit.close()
-        sites.stop_all()
-        db.dispose()
-        subprocess.run(["rm", "-rf", str(workdir)], check=False)
     return report(results, sizes, repeats)
 
 

@@ -17,23 +17,19 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from benchlab import (
     AGENT_ADDRESS,
-    INVENTORY,
     SITE,
-    TRANSIT,
     BenchError,
     FibWatch,
     Stats,
-    Transit,
     as_utc,
+    bench_site,
     ms,
     scrubctl_argv,
     session_recorded,
@@ -43,7 +39,6 @@ from benchlab import (
 from sqlalchemy import select
 
 from orchestrator.lab.handle import LabHandle
-from orchestrator.lab.sites import LabSites
 from orchestrator.service import diversions
 from orchestrator.store.db import Database
 from orchestrator.store.models import DiversionAckRow, DiversionRow
@@ -138,17 +133,8 @@ def cli_startup(cli: str, runs: int = 5) -> Stats:
 
 
 def run(lab: LabHandle, runs: int, cli: str, say: Callable[[str], None] = print) -> str:
-    workdir = Path(tempfile.mkdtemp(prefix="scrubctl-bench-ttd-"))
-    db = Database(f"sqlite:///{workdir / 'bench.db'}")
-    sites = LabSites(lab.topology, db.url, workdir)
-    transit = Transit(lab)
-    fib = FibWatch(lab.ns(TRANSIT))
-    try:
-        subprocess.run(
-            scrubctl_argv(cli, "inventory", "apply", str(INVENTORY), "--db", db.url),
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+    with bench_site(lab, "ttd", cli, say) as bench:
+        db, sites, transit, fib = bench.db, bench.sites, bench.transit, bench.fib
         sites.start(SITE)
         wait_until(lambda: transit.established(AGENT_ADDRESS), "the site's session", 60, 0.05)
         wait_until(lambda: session_recorded(db), "the agent to record its session", 30, 0.05)
@@ -163,15 +149,6 @@ def run(lab: LabHandle, runs: int, cli: str, say: Callable[[str], None] = print)
             time.sleep(0.2)
         startup = cli_startup(cli)
         return report(results, startup, runs)
-    except BaseException:
-        say(sites.log_tail(SITE))
-        raise
-    finally:
-        fib.close()
-        transit.close()
-        sites.stop_all()
-        db.dispose()
-        subprocess.run(["rm", "-rf", str(workdir)], check=False)
 
 
 def report(results: list[Run], startup: Stats, runs: int) -> str:
