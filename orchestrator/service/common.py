@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from orchestrator.errors import Conflict, InvalidInput
+from orchestrator.inventory import Inventory
 from orchestrator.planner import worst_case
-from orchestrator.service.snapshot import load_intent, load_inventory
+from orchestrator.service.snapshot import load_intent
 from orchestrator.store.models import EventRow
 
 _ACTOR_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -72,12 +73,11 @@ def record_event(
     return row
 
 
-def refuse_if_over_limits(session: Session, now: datetime) -> None:
-    """After an intent change (inside its transaction): the most any site could be asked
-    to announce must fit every peer's max-prefix, and no GRE tunnel may loop. Raising
-    here rolls the whole change back."""
+def refuse_if_over_limits(session: Session, inv: Inventory, now: datetime) -> None:
+    """After an intent change (inside its transaction, ``inv`` being the inventory it
+    ran against): the most any site could be asked to announce must fit every peer's
+    max-prefix, and no GRE tunnel may loop. Raising here rolls the whole change back."""
     session.flush()
-    inv = load_inventory(session)
     violations = worst_case(inv, load_intent(session, now), now).violations
     if violations:
         extra = f" (+{len(violations) - 1} more)" if len(violations) > 1 else ""

@@ -161,7 +161,7 @@ def start(db: Database, req: DivertRequest, *, actor: str, now: datetime) -> Sta
             requested_at=now,
         )
         session.add(row)
-        refuse_if_over_limits(session, now)
+        refuse_if_over_limits(session, inv, now)
         record_event(
             session,
             at=now,

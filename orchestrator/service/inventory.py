@@ -128,7 +128,7 @@ def apply(
         session.execute(delete(InventoryObject))
         for (kind, name), spec in objects.items():
             session.add(InventoryObject(kind=kind, name=name, spec=spec, updated_at=now))
-        refuse_if_over_limits(session, now)
+        refuse_if_over_limits(session, inv, now)
         record_event(
             session,
             at=now,

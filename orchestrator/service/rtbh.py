@@ -83,7 +83,8 @@ def add(
     prefix = parse_host(host)
     reason = check_text(reason, "--reason")
     with db.write() as session:
-        cname = validate(load_inventory(session), prefix, forced=forced)
+        inv = load_inventory(session)
+        cname = validate(inv, prefix, forced=forced)
         expires_at = now + expires
         for row in active_rtbh(session, now):
             if row.prefix == str(prefix) and row.forced == forced:
@@ -108,7 +109,7 @@ def add(
             expires_at=expires_at,
         )
         session.add(row)
-        refuse_if_over_limits(session, now)
+        refuse_if_over_limits(session, inv, now)
         record_event(
             session,
             at=now,
