@@ -129,8 +129,9 @@ class Route:
     med: int | None = None
     kind: RouteKind = RouteKind.SCRUB
 
-    def describe(self) -> str:
-        parts = [str(self.prefix), "path [" + " ".join(map(str, self.as_path)) + "]"]
+    def attributes_text(self) -> str:
+        """Everything the peer sees besides the prefix, for people and the store."""
+        parts = ["path [" + " ".join(map(str, self.as_path)) + "]"]
         if self.communities:
             parts.append("community [" + " ".join(map(str, self.communities)) + "]")
         if self.large_communities:
@@ -138,6 +139,9 @@ class Route:
         if self.med is not None:
             parts.append(f"med {self.med}")
         return " ".join(parts)
+
+    def describe(self) -> str:
+        return f"{self.prefix} {self.attributes_text()}"
 
 
 # --- intent ---------------------------------------------------------------

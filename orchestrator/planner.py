@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import groupby
 
 from orchestrator.domain import (
     BLACKHOLE,
@@ -477,22 +478,17 @@ def _dedupe(planned: list[PlannedRoute]) -> tuple[PlannedRoute, ...]:
     """One entry per (route, peers); the first reason wins (input order is deterministic).
     Sorted by prefix, then route. Duplicates share a prefix, so only entries of the same
     prefix are compared (hashing every Route costs seconds at 50,000 routes)."""
-    keyed = sorted(((_net_key(p.route.prefix), i, p) for i, p in enumerate(planned)),
-                   key=lambda item: item[:2])  # fmt: skip
+    ordered = sorted(range(len(planned)), key=lambda i: (_net_key(planned[i].route.prefix), i))
     out: list[PlannedRoute] = []
-    start = 0
-    while start < len(keyed):
-        end = start + 1
-        while end < len(keyed) and keyed[end][0] == keyed[start][0]:
-            end += 1
-        if end - start == 1:
-            out.append(keyed[start][2])
-        else:  # same prefix several times: first of each (route, peers), by route
-            seen: dict[tuple[Route, tuple[str, ...]], PlannedRoute] = {}
-            for _key, _i, entry in keyed[start:end]:
-                seen.setdefault((entry.route, entry.peers), entry)
-            out.extend(sorted(seen.values(), key=lambda p: p.route))
-        start = end
+    for _key, group in groupby(ordered, key=lambda i: _net_key(planned[i].route.prefix)):
+        entries = [planned[i] for i in group]
+        if len(entries) == 1:
+            out.append(entries[0])
+            continue
+        seen: dict[tuple[Route, tuple[str, ...]], PlannedRoute] = {}
+        for entry in entries:
+            seen.setdefault((entry.route, entry.peers), entry)
+        out.extend(sorted(seen.values(), key=lambda p: p.route))
     return tuple(out)
 
 
