@@ -86,7 +86,9 @@ class _Want:
 
     prefixes: dict[IPNetwork, set[str] | None] = field(default_factory=dict)
     targets: set[IPNetwork] = field(default_factory=set)
-    why: list[str] = field(default_factory=list)
+    # prefix -> what asks for it ("always-on", "diversion #3"): a route's reason names
+    # only the diversions that cover its prefix. Prefixes of one request share a tuple.
+    sources: dict[IPNetwork, tuple[str, ...]] = field(default_factory=dict)
     _ordered: list[IPNetwork] | None = field(default=None, repr=False, compare=False)
 
     def ordered(self) -> list[IPNetwork]:
@@ -96,12 +98,15 @@ class _Want:
             self._ordered = sorted(self.prefixes, key=_net_key)
         return self._ordered
 
-    def add(self, prefix: IPNetwork, sites: Iterable[str]) -> None:
+    def add(self, prefix: IPNetwork, sites: Iterable[str], source: tuple[str, ...]) -> None:
         self._ordered = None
         restricted = set(sites)
         if prefix not in self.prefixes:
             self.prefixes[prefix] = restricted or None
+            self.sources[prefix] = source
             return
+        if source[0] not in self.sources[prefix]:
+            self.sources[prefix] += source
         current = self.prefixes[prefix]
         self.prefixes[prefix] = None if current is None or not restricted else current | restricted
 
@@ -138,15 +143,14 @@ def wanted_prefixes(inv: Inventory, intent: Intent) -> dict[str, _Want]:
     for name, customer in inv.customers.items():
         if customer.mode is Mode.ALWAYS_ON:
             want = wants.setdefault(name, _Want())
-            want.why.append("always-on")
             for entry in customer.prefixes:
-                want.add(entry.prefix, ())
+                want.add(entry.prefix, (), ("always-on",))
     for div in sorted(intent.diversions, key=lambda d: d.id):
         owner = inv.customers.get(div.customer)
         if owner is None:
             continue  # inventory no longer has it; the service reports this
         want = wants.setdefault(div.customer, _Want())
-        want.why.append(f"diversion #{div.id}")
+        source = (f"diversion #{div.id}",)
         authorising = _authoriser(owner)
         prefixes = div.prefixes or tuple(e.prefix for e in owner.prefixes)
         for prefix in prefixes:
@@ -155,7 +159,7 @@ def wanted_prefixes(inv: Inventory, intent: Intent) -> dict[str, _Want]:
                 auth = authorising(part)
                 # Defence in depth: the service refuses these before they are stored.
                 if auth is not None and part.prefixlen <= auth.longest and scrub_length_ok(part):
-                    want.add(part, div.sites)
+                    want.add(part, div.sites, source)
         # Same defence for targets: only hosts inside the customer's authorised space.
         hosts = (host_route(t) for t in div.targets)
         want.targets.update(h for h in hosts if authorising(h) is not None)
@@ -242,17 +246,21 @@ def scrub_routes(
     routes: dict[str, list[PlannedRoute]] = defaultdict(list)
     for cname, want in wants.items():
         customer = inv.customers[cname]
-        why = ", ".join(want.why)
-        # Everything but the prefix is the same for all of a customer's routes at a site:
-        # work it out once per site (and IP version), not once per prefix.
-        per_site: dict[tuple[str, int], tuple[Route, tuple[str, ...], str] | None] = {}
+        # Everything but the prefix is the same for all of a customer's routes at a site
+        # that the same requests ask for: work it out once per site, IP version and
+        # requests, not once per prefix.
+        per_site: dict[
+            tuple[str, int, tuple[str, ...]], tuple[Route, tuple[str, ...], str] | None
+        ] = {}
         for prefix in want.ordered():
             allowed = want.prefixes[prefix]
+            sources = want.sources[prefix]
             for site, st in status[cname].items():
                 if not (st.eligible or st.draining) or (allowed and site not in allowed):
                     continue
-                key = (site, prefix.version)
+                key = (site, prefix.version, sources)
                 if key not in per_site:
+                    why = ", ".join(sources)
                     per_site[key] = _site_template(inv, cname, why, customer, site, st, prefix)
                 template = per_site[key]
                 if template is None:
@@ -286,6 +294,21 @@ def _net_key(prefix: IPNetwork) -> tuple[int, int, int]:
 # --- steps 4 and 5: RTBH --------------------------------------------------
 
 
+def site_admin_states(inv: Inventory, intent: Intent, now: datetime) -> dict[str, AdminState]:
+    """Each site's admin state as the routes see it: a drain whose time is over counts
+    as DISABLED (nothing is announced from there any more)."""
+    states: dict[str, AdminState] = {}
+    for name in inv.sites:
+        admin = intent.site_admin.get(name)
+        if admin is None:
+            states[name] = AdminState.ACTIVE
+        elif admin.state is AdminState.DRAINING and _drain_end(inv, admin.since, now) <= now:
+            states[name] = AdminState.DISABLED
+        else:
+            states[name] = admin.state
+    return states
+
+
 def _rtbh_routes(
     inv: Inventory,
     observed: Observed,
@@ -293,12 +316,21 @@ def _rtbh_routes(
     customer: Customer,
     cname: str,
     reason: str,
+    admin: dict[str, AdminState] | None = None,
 ) -> dict[str, list[PlannedRoute]]:
     """Host route + the peer's RTBH community + NO_EXPORT, to the RTBH peers of every site
-    where at least one of them (of the prefix's IP version) is established."""
+    where at least one of them (of the prefix's IP version) is established.
+
+    RTBH routes move with everything else when a site is drained (``admin``): from a
+    draining site they carry GRACEFUL_SHUTDOWN until the drain time ends, from a drained
+    or disabled site they are not announced."""
     routes: dict[str, list[PlannedRoute]] = defaultdict(list)
     origin = (customer.asn,) if customer.origin_preserving else ()
     for site_name, site in inv.sites.items():
+        state = (admin or {}).get(site_name, AdminState.ACTIVE)
+        if state is AdminState.DISABLED:
+            continue
+        draining = state is AdminState.DRAINING
         capable = [
             p for p in site.peers if p.rtbh is not None and p.address.version == prefix.version
         ]
@@ -309,13 +341,15 @@ def _rtbh_routes(
             if peer.rtbh is not None and peer.address.version == prefix.version:
                 by_community[peer.rtbh.community].append(peer.name)
         for community, peers in sorted(by_community.items()):
+            marks = {community, BLACKHOLE, NO_EXPORT} | ({GRACEFUL_SHUTDOWN} if draining else set())
             route = Route(
                 prefix=prefix,
                 as_path=(inv.site_asn(site_name), *origin),
-                communities=tuple(sorted({community, BLACKHOLE, NO_EXPORT})),
+                communities=tuple(sorted(marks)),
                 kind=RouteKind.RTBH,
             )
-            routes[site_name].append(PlannedRoute(route, tuple(peers), cname, reason))
+            why = f"{reason}, GRACEFUL_SHUTDOWN while the site drains" if draining else reason
+            routes[site_name].append(PlannedRoute(route, tuple(peers), cname, why))
     return routes
 
 
@@ -426,12 +460,13 @@ def plan(
                 carriers[entry.customer].add(site)  # reaches the internet through a session
                 carried[entry.customer].add(entry.route.prefix)
     last_resort = _no_site_can_scrub(inv, wants, status, carriers)
+    admin = site_admin_states(inv, intent, now)
     rtbh_used: set[str] = set()
     for cname in sorted(last_resort):
         customer = inv.customers[cname]
         for target in sorted(wants[cname].targets, key=_net_key):
             reason = f"RTBH last resort for {cname}: no site can scrub"
-            extra = _rtbh_routes(inv, observed, target, customer, cname, reason)
+            extra = _rtbh_routes(inv, observed, target, customer, cname, reason, admin)
             if extra:
                 rtbh_used.add(cname)
             _merge(routes, extra)
@@ -447,7 +482,7 @@ def plan(
         label = "forced RTBH" if rtbh.forced else "RTBH (no site can scrub)"
         reason = f"{label} #{rtbh.id} until {rtbh.expires_at:%Y-%m-%d %H:%M}: {rtbh.reason}"
         owner = inv.customers[owner_name]
-        extra = _rtbh_routes(inv, observed, rtbh.prefix, owner, owner_name, reason)
+        extra = _rtbh_routes(inv, observed, rtbh.prefix, owner, owner_name, reason, admin)
         if extra and not rtbh.forced:
             rtbh_used.add(owner_name)
         if extra and rtbh.forced:
