@@ -556,3 +556,31 @@ def test_bad_busy_timeout_setting(loaded: Run, monkeypatch: pytest.MonkeyPatch) 
         ExitCode.INVALID,
         "error: SCRUBCTL_BUSY_TIMEOUT: 'soon' is not a number of seconds between 0 and 3600",
     )
+
+
+# --- usage errors -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["divert", "stop", "acme", "--reason", "r", "--id", "x"],
+            "error: Invalid value for '--id': Input should be a valid integer, unable to parse "
+            "string as an integer (see 'scrubctl divert stop --help')",
+        ),
+        (
+            ["rtbh", "add", "203.0.113.7", "--expires", "1h"],
+            "error: Missing option '--reason' / '-r'. (see 'scrubctl rtbh add --help')",
+        ),
+        (["bogus"], "error: No such command 'bogus'. (see 'scrubctl --help')"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(
+    loaded: Run, db_url: str, args: list[str], expected: str
+) -> None:
+    before = dump_db(db_url)
+    result = loaded(*args)
+    assert result.exit_code == ExitCode.INVALID
+    assert result.stderr.strip() == expected
+    assert dump_db(db_url) == before

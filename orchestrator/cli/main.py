@@ -12,8 +12,15 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 import typer
+from typer._click.exceptions import (  # typer >= 0.29 ships its own click
+    ClickException,
+    NoArgsIsHelpError,
+)
+from typer.core import TyperGroup
 
 GROUPS = {
     "inventory": "orchestrator.cli.inventory",
@@ -26,6 +33,41 @@ GROUPS = {
 TOP_LEVEL = ("plan", "status", "events")  # single commands from orchestrator.cli.plan
 
 
+class OneLineErrors(TyperGroup):
+    """Usage errors (a missing option, a value click cannot convert) as one line on
+    stderr and exit 2, like every other invalid input; not a usage box."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            result = super().main(
+                args, prog_name, complete_var, False, windows_expand_args, **extra
+            )
+            code = result if isinstance(result, int) else 0
+        except NoArgsIsHelpError as exc:  # a bare group: its help, as before
+            exc.show()
+            code = exc.exit_code
+        except ClickException as exc:
+            text = " ".join(exc.format_message().split())
+            context = getattr(exc, "ctx", None)  # usage errors know their command
+            command = context.command_path if context is not None else "scrubctl"
+            sys.stderr.write(f"error: {text} (see '{command} --help')\n")
+            code = exc.exit_code
+        except typer.Abort:
+            sys.stderr.write("error: aborted\n")
+            code = 1
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
 def build_app(only: str | None = None) -> typer.Typer:
     """The whole CLI, or (``only``) just one group of it."""
     app = typer.Typer(
@@ -33,6 +75,7 @@ def build_app(only: str | None = None) -> typer.Typer:
         help="BGP diversion orchestrator for routed DDoS scrubbing.",
         no_args_is_help=True,
         add_completion=False,
+        cls=OneLineErrors,
         pretty_exceptions_enable=False,
     )
     for name, module in GROUPS.items():
