@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.drivers.exabgp_config import render_env
+from orchestrator.drivers.exabgp.config import render_env
 from orchestrator.lab.handle import LabHandle
 from orchestrator.lab.runner import LabRunner, missing_prerequisites
 from orchestrator.lab.shell import in_netns

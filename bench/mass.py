@@ -51,7 +51,7 @@ from benchlab import (
 from sqlalchemy import func, select
 
 from orchestrator.domain import Diversion, Intent, Observed
-from orchestrator.drivers.exabgp import announce_commands
+from orchestrator.drivers.exabgp.api import announce_commands
 from orchestrator.inventory import load_inventory
 from orchestrator.lab.handle import LabHandle
 from orchestrator.lab.shell import namespace_pids
@@ -101,7 +101,7 @@ def _cpu(pid: int) -> float:
 
 def _role(pid: int) -> str | None:
     line = cmdline(pid)
-    if "orchestrator.agent" in line:
+    if "orchestrator.site.agent" in line:
         return "agent"
     if "raw_api.py" in line:
         return "raw-api"

@@ -31,15 +31,15 @@ sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 from benchlab import INVENTORY, SITE, TRANSIT_ADDRESS, table
 from mass import CUSTOMER, prefixes
 
-from orchestrator.agent import Agent, SyncResult
-from orchestrator.drivers.channel import FakeExaBgp
-from orchestrator.drivers.exabgp import announce_commands
+from orchestrator.drivers.exabgp.api import announce_commands
 from orchestrator.inventory import load_inventory
 from orchestrator.planner import plan
 from orchestrator.service import diversions, observed
 from orchestrator.service import inventory as inventory_service
 from orchestrator.service.snapshot import snapshot
+from orchestrator.site.agent import Agent, SyncResult
 from orchestrator.store.db import Database
+from orchestrator.testing.exabgp import FakeExaBgp
 
 T = TypeVar("T")
 

@@ -24,7 +24,7 @@ from orchestrator.cli.common import (
     table,
 )
 from orchestrator.service import sites as service
-from orchestrator.site_runner import SiteRunner, default_run_dir
+from orchestrator.site.supervisor import SiteRunner, default_run_dir
 
 app = typer.Typer(
     help="Scrubbing sites: drain for maintenance, show sessions.", no_args_is_help=True

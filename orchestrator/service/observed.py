@@ -15,7 +15,7 @@ from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from orchestrator.domain import Route
-from orchestrator.drivers.exabgp import BATCH, wire_key
+from orchestrator.drivers.exabgp.api import BATCH, wire_key
 from orchestrator.service.common import record_event
 from orchestrator.service.snapshot import active_diversions
 from orchestrator.store.db import Database

@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from orchestrator.agent import RETRY_AFTER, Agent
 from orchestrator.domain import Route
-from orchestrator.drivers.channel import FakeExaBgp
 from orchestrator.inventory import load_inventory
 from orchestrator.service import diversions, observed
 from orchestrator.service import inventory as inventory_service
+from orchestrator.site.agent import RETRY_AFTER, Agent
 from orchestrator.store.db import Database
 from orchestrator.store.models import (
     AnnouncedRow,
@@ -24,6 +23,7 @@ from orchestrator.store.models import (
     RtbhRow,
     SessionRow,
 )
+from orchestrator.testing.exabgp import FakeExaBgp
 
 HERE = Path(__file__).parent
 T1, T1V6, T2 = "192.0.2.254", "2001:db8:ffff::1", "192.0.2.250"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.drivers.exabgp_config import render_config, render_env
+from orchestrator.drivers.exabgp.config import render_config, render_env
 from orchestrator.errors import InvalidInput
 from orchestrator.inventory import Inventory, load_inventory, parse_inventory
 
@@ -31,7 +31,7 @@ def test_neighbors_families_secrets_and_the_agent(example: Inventory) -> None:
     assert 'md5-password "s3cret!";' in text
     assert text.count("adj-rib-out true;") == 2
     assert "ipv4 unicast;" in text and "ipv6 unicast;" in text
-    assert f"run {sys.executable} -m orchestrator.agent fra;" in text
+    assert f"run {sys.executable} -m orchestrator.site.agent fra;" in text
     assert text.count("neighbor-changes;") == 2
 
 

@@ -7,8 +7,8 @@ import ipaddress
 import pytest
 
 from orchestrator.domain import Community, LargeCommunity, Route, RouteKind
-from orchestrator.drivers import exabgp
-from orchestrator.drivers.exabgp import (
+from orchestrator.drivers.exabgp import api as exabgp
+from orchestrator.drivers.exabgp.api import (
     Ack,
     RibEntry,
     Shutdown,

@@ -199,13 +199,13 @@ def test_killed_agent_is_respawned_and_reconciles(diverted: Env) -> None:
     """The agent hangs (SIGSTOP) while the intent changes, then dies (SIGKILL). ExaBGP
     keeps fra's now-stale routes and respawns the agent, which must learn them from
     ExaBGP to withdraw them: nothing else remembers they were sent."""
-    frozen = diverted.sites.kill_matching("fra", "orchestrator.agent", signal.SIGSTOP)
+    frozen = diverted.sites.kill_matching("fra", "orchestrator.site.agent", signal.SIGSTOP)
     assert frozen, "no agent process found in fra"
     diverted.scrubctl("divert", "stop", "acme", "--reason", "change while hung")
     diverted.scrubctl("divert", "start", "acme", "--site", "ams", "--reason", "ams only")
     for transit, fra, _ams, _ce in TRANSITS:  # fra's agent cannot act: its route is stale
         assert any(p["nexthop"] == fra for p in diverted.scrub_paths(transit))
-    diverted.sites.kill_matching("fra", "orchestrator.agent", signal.SIGKILL)
+    diverted.sites.kill_matching("fra", "orchestrator.site.agent", signal.SIGKILL)
     for transit, _fra, ams, _ce in TRANSITS:
         diverted.expect(
             f"{transit}: exactly ams's route",
@@ -214,7 +214,8 @@ def test_killed_agent_is_respawned_and_reconciles(diverted: Env) -> None:
             ),
         )
     diverted.expect(
-        "agent respawned", lambda: bool(diverted.sites.pids_matching("fra", "orchestrator.agent"))
+        "agent respawned",
+        lambda: bool(diverted.sites.pids_matching("fra", "orchestrator.site.agent")),
     )
     diverted.scrubctl("divert", "stop", "acme", "--reason", "back to normal")
     diverted.scrubctl("divert", "start", "acme", "--reason", "again")

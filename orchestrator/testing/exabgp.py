@@ -1,63 +1,21 @@
-"""The line channel between the agent and ExaBGP, and its in-memory fake.
+"""An in-memory ExaBGP for the agent's tests and benchmarks.
 
-The real channel is the API process's own stdin (messages from ExaBGP) and
-stdout (commands to it). ``FakeExaBgp`` keeps an adj-rib-out like ExaBGP's,
-answers ``done``/``error`` and ``show adj-rib out json``, and can emit state
-events or forget everything (an ExaBGP restart), so the agent loop is tested
-without a daemon.
+``FakeExaBgp`` implements the agent's ``Channel``: it keeps an adj-rib-out like
+ExaBGP's, answers ``done``/``error`` and ``show adj-rib out json``, and can emit
+state events or forget everything (an ExaBGP restart), so the agent loop is
+tested without a daemon.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import re
-import select
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
 
 from orchestrator.domain import Community, IPAddress, IPNetwork, LargeCommunity, Route
-from orchestrator.drivers.exabgp import SHOW_RIB
-
-
-class Channel(Protocol):
-    def send(self, line: str) -> None: ...
-
-    def receive(self, timeout: float) -> str | None:
-        """One line without its newline, or None after ``timeout`` seconds.
-        Raises ``EOFError`` when ExaBGP has gone."""
-        ...
-
-
-class StdioChannel:
-    def __init__(self, infd: int = 0, outfd: int = 1) -> None:
-        self._in = infd
-        self._out = outfd
-        self._buffer = b""
-        self._lines: deque[str] = deque()
-
-    def send(self, line: str) -> None:
-        data = (line + "\n").encode()
-        while data:
-            written = os.write(self._out, data)
-            data = data[written:]
-
-    def receive(self, timeout: float) -> str | None:
-        if self._lines:
-            return self._lines.popleft()
-        ready, _, _ = select.select([self._in], [], [], max(timeout, 0))
-        if not ready:
-            return None
-        chunk = os.read(self._in, 1 << 16)
-        if not chunk:
-            raise EOFError("ExaBGP closed the API pipe")
-        self._buffer += chunk
-        *complete, self._buffer = self._buffer.split(b"\n")
-        self._lines.extend(part.decode(errors="replace") for part in complete)
-        return self._lines.popleft() if self._lines else None
-
+from orchestrator.drivers.exabgp.api import SHOW_RIB
 
 _CMD = re.compile(
     r"^neighbor (?P<peer>\S+) (?P<action>announce|withdraw) attributes (?P<attrs>.*?) "

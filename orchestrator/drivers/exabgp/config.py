@@ -18,7 +18,7 @@ import jinja2
 from orchestrator.errors import InvalidInput
 from orchestrator.inventory import Inventory, SecretRef
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
 _MD5_OK = re.compile(r"^[!#-:<-\[\]-~]{1,80}$")  # printable ASCII without space " ; \
 
 
@@ -78,7 +78,7 @@ def peer_configs(inv: Inventory, site: str) -> list[PeerConfig]:
 
 
 def agent_command(site: str) -> str:
-    return shlex.join([sys.executable, "-m", "orchestrator.agent", site])
+    return shlex.join([sys.executable, "-m", "orchestrator.site.agent", site])
 
 
 def render_config(inv: Inventory, site: str) -> str:

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from orchestrator.drivers.exabgp_config import render_config, render_env
+from orchestrator.drivers.exabgp.config import render_config, render_env
 from orchestrator.errors import NotFound, ScrubError
 from orchestrator.files import stop_process
 from orchestrator.service import observed

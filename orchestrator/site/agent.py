@@ -11,7 +11,7 @@ On start it asks ExaBGP what it still announces (``show adj-rib out json``):
 after a respawn ExaBGP keeps its routes and replays nothing, so the first
 sync withdraws what is stale and sends what is missing, and nothing else.
 
-Run by ExaBGP as ``python -m orchestrator.agent SITE`` with ``SCRUBCTL_DB``
+Run by ExaBGP as ``python -m orchestrator.site.agent SITE`` with ``SCRUBCTL_DB``
 in the environment (``scrubctl site run`` sets it up).
 """
 
@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from orchestrator.domain import IPAddress, IPNetwork, Route, RouteKind
-from orchestrator.drivers.channel import Channel, StdioChannel
-from orchestrator.drivers.exabgp import (
+from orchestrator.drivers.exabgp.api import (
     SHOW_RIB,
     Ack,
     Message,
@@ -39,6 +38,7 @@ from orchestrator.drivers.exabgp import (
     wire_key,
     withdraw_commands,
 )
+from orchestrator.drivers.exabgp.channel import Channel, StdioChannel
 from orchestrator.errors import DatabaseBusy
 from orchestrator.inventory import Inventory
 from orchestrator.planner import Plan, plan
@@ -282,7 +282,7 @@ class Agent:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        sys.stderr.write("usage: python -m orchestrator.agent SITE (SCRUBCTL_DB in env)\n")
+        sys.stderr.write("usage: python -m orchestrator.site.agent SITE (SCRUBCTL_DB in env)\n")
         return 2
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="agent %(levelname)s %(message)s"
