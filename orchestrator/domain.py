@@ -118,6 +118,12 @@ GRACEFUL_SHUTDOWN = Community(65535, 0)
 NO_EXPORT = Community(65535, 65281)
 
 
+def prefix_key(prefix: IPNetwork) -> tuple[int, int, int]:
+    """Sort key for prefixes in address order: IPv4 first, then by address and length
+    (``ipaddress`` refuses to compare networks of different versions)."""
+    return (prefix.version, int(prefix.network_address), prefix.prefixlen)
+
+
 @dataclass(frozen=True, order=True)
 class Route:
     """One announcement as the peer will see it (``as_path`` starts with our ASN)."""
@@ -128,6 +134,15 @@ class Route:
     large_communities: tuple[LargeCommunity, ...] = ()
     med: int | None = None
     kind: RouteKind = RouteKind.SCRUB
+
+    def wire_key(self) -> tuple[object, ...]:
+        """What the peer sees besides the prefix: equal keys need no re-announcement."""
+        return (self.as_path, self.communities, self.large_communities, self.med)
+
+    @property
+    def sort_key(self) -> tuple[int, int, int]:
+        """Address order of the prefix (IPv4 before IPv6), as people read a table."""
+        return prefix_key(self.prefix)
 
     def attributes_text(self) -> str:
         """Everything the peer sees besides the prefix, for people and the store."""

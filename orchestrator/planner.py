@@ -37,6 +37,7 @@ from orchestrator.domain import (
     RouteKind,
     contains,
     host_route,
+    prefix_key,
 )
 from orchestrator.inventory import AuthorisedPrefix, Customer, GreReturnPath, Inventory, Peer
 
@@ -95,7 +96,7 @@ class _Want:
         """The wanted prefixes in address order (computed once: the plan sorts them
         in several places, which matters with tens of thousands of prefixes)."""
         if self._ordered is None:
-            self._ordered = sorted(self.prefixes, key=_net_key)
+            self._ordered = sorted(self.prefixes, key=prefix_key)
         return self._ordered
 
     def add(self, prefix: IPNetwork, sites: Iterable[str], source: tuple[str, ...]) -> None:
@@ -287,10 +288,6 @@ def _site_template(
     return _scrub_route(inv, customer, site, prefix, st.draining), peers, reason
 
 
-def _net_key(prefix: IPNetwork) -> tuple[int, int, int]:
-    return (prefix.version, int(prefix.network_address), prefix.prefixlen)
-
-
 # --- steps 4 and 5: RTBH --------------------------------------------------
 
 
@@ -464,7 +461,7 @@ def plan(
     rtbh_used: set[str] = set()
     for cname in sorted(last_resort):
         customer = inv.customers[cname]
-        for target in sorted(wants[cname].targets, key=_net_key):
+        for target in sorted(wants[cname].targets, key=prefix_key):
             reason = f"RTBH last resort for {cname}: no site can scrub"
             extra = _rtbh_routes(inv, observed, target, customer, cname, reason, admin)
             if extra:
@@ -513,9 +510,9 @@ def _dedupe(planned: list[PlannedRoute]) -> tuple[PlannedRoute, ...]:
     """One entry per (route, peers); the first reason wins (input order is deterministic).
     Sorted by prefix, then route. Duplicates share a prefix, so only entries of the same
     prefix are compared (hashing every Route costs seconds at 50,000 routes)."""
-    ordered = sorted(range(len(planned)), key=lambda i: (_net_key(planned[i].route.prefix), i))
+    ordered = sorted(range(len(planned)), key=lambda i: (prefix_key(planned[i].route.prefix), i))
     out: list[PlannedRoute] = []
-    for _key, group in groupby(ordered, key=lambda i: _net_key(planned[i].route.prefix)):
+    for _key, group in groupby(ordered, key=lambda i: prefix_key(planned[i].route.prefix)):
         entries = [planned[i] for i in group]
         if len(entries) == 1:
             out.append(entries[0])

@@ -15,11 +15,12 @@ from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from orchestrator.domain import Route
-from orchestrator.drivers.exabgp.api import BATCH, wire_key
 from orchestrator.service.common import record_event
 from orchestrator.service.snapshot import active_diversions
 from orchestrator.store.db import Database
 from orchestrator.store.models import AnnouncedRow, DiversionAckRow, SessionRow
+
+CHUNK = 500  # prefixes per IN (...) clause: well under SQLite's variable limit
 
 ACTOR = "agent"
 
@@ -76,8 +77,8 @@ def record_routes(
     ]  # fmt: skip
     prefixes = [row["prefix"] for row in rows] + withdrawn
     with db.write(bump=False) as session:
-        for start in range(0, len(prefixes), BATCH):
-            chunk = prefixes[start : start + BATCH]
+        for start in range(0, len(prefixes), CHUNK):
+            chunk = prefixes[start : start + CHUNK]
             session.execute(
                 delete(AnnouncedRow).where(
                     AnnouncedRow.site == site,
@@ -95,7 +96,7 @@ def _attribute_texts(routes: list[Route]) -> Iterator[str]:
     last: tuple[object, ...] | None = None
     text = ""
     for route in routes:
-        key = wire_key(route)
+        key = route.wire_key()
         if key != last:
             last, text = key, route.attributes_text()
         yield text

@@ -35,7 +35,6 @@ from orchestrator.drivers.exabgp.api import (
     StateEvent,
     announce_commands,
     parse_message,
-    wire_key,
     withdraw_commands,
 )
 from orchestrator.drivers.exabgp.channel import Channel, StdioChannel
@@ -237,7 +236,7 @@ class Agent:
     ) -> None:  # fmt: skip
         held = self.held.setdefault(peer, {})
         name = self._peer_names.get(peer, str(peer))
-        add = [r for p, r in wanted.items() if p not in held or wire_key(held[p]) != wire_key(r)]
+        add = [r for p, r in wanted.items() if p not in held or held[p].wire_key() != r.wire_key()]
         remove = [p for p in held if p not in wanted]
         if limit is not None and len(wanted) > limit:
             outcome.errors.append(

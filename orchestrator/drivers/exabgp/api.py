@@ -25,6 +25,7 @@ from orchestrator.domain import (
     LargeCommunity,
     Route,
     RouteKind,
+    prefix_key,
 )
 
 BATCH = 500  # prefixes per command; ExaBGP handles a few hundred NLRI per line well
@@ -53,11 +54,6 @@ def _attributes(route: Route) -> str:
     return " ".join(parts)
 
 
-def wire_key(route: Route) -> tuple[object, ...]:
-    """What the peer sees besides the prefix: equal keys need no re-announcement."""
-    return (route.as_path, route.communities, route.large_communities, route.med)
-
-
 def announce_commands(
     peer: IPAddress, routes: Iterable[Route]
 ) -> Iterator[tuple[str, list[Route]]]:
@@ -66,12 +62,12 @@ def announce_commands(
     last: tuple[object, ...] | None = None
     members: list[Route] = []
     for route in routes:  # runs of routes share attributes: render them once a run
-        key = wire_key(route)
+        key = route.wire_key()
         if key != last:
             members, last = groups[_attributes(route)], key
         members.append(route)
     for attributes, members in sorted(groups.items()):
-        members.sort(key=_order)
+        members.sort(key=lambda r: r.sort_key)
         for start in range(0, len(members), BATCH):
             chunk = members[start : start + BATCH]
             nlri = " ".join(str(r.prefix) for r in chunk)
@@ -82,15 +78,11 @@ def announce_commands(
 def withdraw_commands(
     peer: IPAddress, prefixes: Iterable[IPNetwork]
 ) -> Iterator[tuple[str, list[IPNetwork]]]:
-    ordered = sorted(prefixes, key=lambda p: (p.version, int(p.network_address), p.prefixlen))
+    ordered = sorted(prefixes, key=prefix_key)
     for start in range(0, len(ordered), BATCH):
         chunk = ordered[start : start + BATCH]
         nlri = " ".join(str(p) for p in chunk)
         yield _checked(f"neighbor {peer} withdraw attributes next-hop self nlri {nlri}"), chunk
-
-
-def _order(route: Route) -> tuple[int, int, int]:
-    return (route.prefix.version, int(route.prefix.network_address), route.prefix.prefixlen)
 
 
 # --- messages from ExaBGP ---------------------------------------------------
