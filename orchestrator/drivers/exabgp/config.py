@@ -11,14 +11,11 @@ import re
 import shlex
 import sys
 from dataclasses import dataclass
-from pathlib import Path
-
-import jinja2
 
 from orchestrator.errors import InvalidInput
 from orchestrator.inventory import Inventory, SecretRef
+from orchestrator.templating import render
 
-TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
 _MD5_OK = re.compile(r"^[!#-:<-\[\]-~]{1,80}$")  # printable ASCII without space " ; \
 
 
@@ -30,17 +27,6 @@ class PeerConfig:
     asn: int
     family: str
     md5: str | None
-
-
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
 
 
 def resolve_secret(ref: SecretRef, where: str) -> str:
@@ -82,23 +68,22 @@ def agent_command(site: str) -> str:
 
 
 def render_config(inv: Inventory, site: str) -> str:
-    return (
-        _environment()
-        .get_template("exabgp/site.conf.j2")
-        .render(
-            site=site,
-            router_id=str(inv.sites[site].router_id),
-            asn=inv.site_asn(site),
-            peers=peer_configs(inv, site),
-            agent_command=agent_command(site),
-        )
+    return render(
+        "exabgp/site.conf.j2",
+        site=site,
+        router_id=str(inv.sites[site].router_id),
+        asn=inv.site_asn(site),
+        peers=peer_configs(inv, site),
+        agent_command=agent_command(site),
     )
 
 
 def render_env(site: str, *, user: str = "root", reactor_speed: float = 0.1,
                log_level: str = "INFO") -> str:  # fmt: skip
-    return (
-        _environment()
-        .get_template("exabgp/exabgp.env.j2")
-        .render(site=site, user=user, reactor_speed=reactor_speed, log_level=log_level)
+    return render(
+        "exabgp/exabgp.env.j2",
+        site=site,
+        user=user,
+        reactor_speed=reactor_speed,
+        log_level=log_level,
     )

@@ -1,0 +1,27 @@
+"""The one jinja2 environment every renderer uses (ExaBGP, packet filters,
+customer edges): templates come from the package data ``orchestrator.templates``
+(the repository's top-level ``templates/`` folder, shipped into the wheel), so an
+installed scrubctl renders exactly what a checkout does. Templates only render:
+``StrictUndefined`` turns a value the code forgot to pass into an error."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import jinja2
+
+
+@cache
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("orchestrator.templates", "."),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+
+
+def render(name: str, **values: object) -> str:
+    return environment().get_template(name).render(**values)
