@@ -80,7 +80,7 @@ class Community:
     def parse(cls, text: str) -> Community:
         if text in _COMMUNITY_NAMES:
             return cls(*_COMMUNITY_NAMES[text])
-        match = _COMMUNITY_RE.match(text)
+        match = _COMMUNITY_RE.fullmatch(text)
         if not match:
             raise ValueError(f"{text!r} is not a community (want ASN:VALUE or a well-known name)")
         return cls(int(match[1]), int(match[2]))
@@ -104,7 +104,7 @@ class LargeCommunity:
 
     @classmethod
     def parse(cls, text: str) -> LargeCommunity:
-        match = _LARGE_RE.match(text)
+        match = _LARGE_RE.fullmatch(text)
         if not match:
             raise ValueError(f"{text!r} is not a large community (want GLOBAL:LOCAL1:LOCAL2)")
         return cls(int(match[1]), int(match[2]), int(match[3]))

@@ -11,7 +11,7 @@ from enum import IntEnum
 
 class ExitCode(IntEnum):
     OK = 0
-    ERROR = 1  # unexpected failure (a bug, a daemon that died)
+    ERROR = 1  # unexpected failure (a bug, a daemon that died, a database server not reached)
     INVALID = 2  # invalid input: bad file, bad field, safety rule
     NOT_FOUND = 3  # unknown customer, site, diversion, RTBH entry
     CONFLICT = 4  # refused because of current state (max-prefix, overlap)
@@ -45,3 +45,10 @@ class Conflict(ScrubError):
 
 class DatabaseBusy(ScrubError):
     exit_code = ExitCode.BUSY
+
+
+class DatabaseUnavailable(ScrubError):
+    """The database server cannot be reached (down, no socket there, login refused). The
+    URL may well be right and the server away: exit 1, not 2 (invalid input)."""
+
+    exit_code = ExitCode.ERROR

@@ -124,11 +124,19 @@ class Peer(_Model):
     max_prefix: Annotated[int, Field(ge=1, le=10_000_000)] = 1000
     rtbh: RtbhSupport | None = None
     md5: SecretRef | None = None
+    # what the session negotiates (default: its own IP version); list the other one too
+    # where the peer offers it (FRR, IOS: `bgp default ipv4-unicast`), or ExaBGP warns
+    families: Annotated[tuple[Literal["ipv4", "ipv6"], ...], Field(min_length=1)] | None = None
 
     @model_validator(mode="after")
     def _same_family(self) -> Peer:
         if self.local_address is not None and self.local_address.version != self.address.version:
             raise ValueError("local_address and address must be the same IP version")
+        own = f"ipv{self.address.version}"
+        if self.families is not None and (
+            own not in self.families or len(set(self.families)) != len(self.families)
+        ):
+            raise ValueError(f"families must list {own} (the session's own) and each at most once")
         return self
 
 

@@ -419,6 +419,56 @@ BAD_COMMANDS = {
         ExitCode.INVALID,
         "error: --actor: 'rm -rf' is not a valid name",
     ),
+    "actor_ending_in_newline": (
+        ["divert", "start", "acme", "-r", "x", "--actor", "mallory\n"],
+        ExitCode.INVALID,
+        "error: --actor: 'mallory\\n' is not a valid name",
+    ),
+    "line_separator_in_reason": (
+        ["divert", "start", "acme", "-r", "flood\u2028forged line"],
+        ExitCode.INVALID,
+        "error: --reason: contains a control character ('\\u2028')",
+    ),
+    "paragraph_separator_in_reason": (
+        ["rtbh", "add", "203.0.113.7", "-r", "a\u2029b", "-e", "1h", "--force"],
+        ExitCode.INVALID,
+        "error: --reason: contains a control character ('\\u2029')",
+    ),
+    "rtbh_expiry_a_second_over_30_days": (
+        ["rtbh", "add", "203.0.113.7", "-r", "x", "-e", "2592001s", "--force"],
+        ExitCode.INVALID,
+        "error: --expires: 2592001s must be more than 0 and at most 30d",
+    ),
+    "rtbh_expiry_with_13_digits": (
+        ["rtbh", "add", "203.0.113.7", "-r", "x", "-e", "9999999999999d", "--force"],
+        ExitCode.INVALID,
+        "error: --expires: '9999999999999d' is not a duration",
+    ),
+    "since_a_duration_far_in_the_past": (
+        ["events", "--since", "99999999d"],
+        ExitCode.INVALID,
+        "error: --since: 99999999d must be more than 0 and at most 36500d",
+    ),
+    "since_twelve_digits_of_days": (
+        ["events", "--since", "999999999999d"],
+        ExitCode.INVALID,
+        "error: --since: 999999999999d must be more than 0 and at most 36500d",
+    ),
+    "since_a_time_out_of_range_in_utc": (
+        ["events", "--since", "0001-01-01T00:00:00+05:00"],
+        ExitCode.INVALID,
+        "error: --since: '0001-01-01T00:00:00+05:00' is out of range in UTC",
+    ),
+    "ttm_since_a_time_out_of_range_in_utc": (
+        ["report", "ttm", "--since", "9999-12-31T23:59:59-05:00"],
+        ExitCode.INVALID,
+        "error: --since: '9999-12-31T23:59:59-05:00' is out of range in UTC",
+    ),
+    "ttm_since_a_duration_far_in_the_past": (
+        ["report", "ttm", "--since", "99999999d"],
+        ExitCode.INVALID,
+        "error: --since: 99999999d must be more than 0 and at most 36500d",
+    ),
     "unknown_customer": (
         ["divert", "start", "acne", "-r", "x"],
         ExitCode.NOT_FOUND,
@@ -546,6 +596,34 @@ def test_bad_inventory_changes_nothing(case: str, loaded: Run, db_url: str, tmp_
     result = loaded("inventory", "apply", str(path))
     assert_one_clean_error(result, code, line.format(file=path))
     assert dump_db(db_url) == before
+
+
+def test_actor_from_the_environment_ending_in_newline_is_refused(
+    loaded: Run, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCRUBCTL_ACTOR", "tester\n")
+    before = dump_db(db_url)
+    result = loaded("divert", "start", "acme", "-r", "x")
+    assert_one_clean_error(
+        result, ExitCode.INVALID, "error: SCRUBCTL_ACTOR: 'tester\\n' is not a valid name"
+    )
+    assert dump_db(db_url) == before
+
+
+def test_rtbh_expiry_of_exactly_30_days_in_seconds(loaded: Run) -> None:
+    result = loaded("rtbh", "add", "203.0.113.7", "-r", "x", "-e", "2592000s", "--force")
+    assert result.exit_code == 0, result.output
+    [entry] = as_json(loaded("rtbh", "list", "--json"))
+    lifetime = datetime.fromisoformat(entry["expires_at"]) - datetime.fromisoformat(
+        entry["created_at"]
+    )
+    assert lifetime.total_seconds() == 2592000
+
+
+@pytest.mark.parametrize("command", [["events"], ["report", "ttm"]])
+def test_since_accepts_a_duration_longer_than_30_days(loaded: Run, command: list[str]) -> None:
+    result = loaded(*command, "--since", "90d", "--json")
+    assert result.exit_code == 0, result.output
 
 
 def test_bad_busy_timeout_setting(loaded: Run, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -92,7 +92,7 @@ def test_url_default_is_under_xdg_state_home(
     monkeypatch.delenv("SCRUBCTL_DB", raising=False)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     assert resolve_url(None) == f"sqlite:///{tmp_path}/state/scrubctl/scrubctl.db"
-    assert (tmp_path / "state" / "scrubctl").is_dir()
+    assert not (tmp_path / "state").exists()  # resolving creates nothing; Database does
 
 
 def test_url_default_without_xdg_is_under_home(

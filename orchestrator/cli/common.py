@@ -13,7 +13,7 @@ import typer
 
 from orchestrator.errors import ScrubError
 from orchestrator.service.common import resolve_actor
-from orchestrator.store.db import Database, resolve_url
+from orchestrator.store.db import Database, resolve_location
 
 DbOption = Annotated[
     str | None,
@@ -54,7 +54,8 @@ def guard(func: Callable[P, R]) -> Callable[P, R]:
 
 
 def open_db(db: str | None) -> Database:
-    database = Database(resolve_url(db))
+    location = resolve_location(db)
+    database = Database(location.url, where=location.where)
     database.ensure_schema()
     return database
 

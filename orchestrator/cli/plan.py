@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -20,7 +20,9 @@ from orchestrator.cli.common import (
 from orchestrator.domain import Protection
 from orchestrator.errors import ExitCode, InvalidInput
 from orchestrator.service import status as service
-from orchestrator.service.common import parse_duration
+from orchestrator.service.common import DURATION_RE, parse_duration
+
+MAX_SINCE = timedelta(days=36_500)  # a century: reports over years, never before year 1
 
 
 def plan(
@@ -96,10 +98,11 @@ def status(
 
 
 def parse_since(text: str | None) -> datetime | None:
+    """A duration back from now (at most ``MAX_SINCE``) or an aware ISO time, in UTC."""
     if text is None:
         return None
-    if text[-1:] in ("s", "m", "h", "d") and text[:-1].isdigit():
-        return now() - parse_duration(text, "--since")
+    if DURATION_RE.fullmatch(text.strip()):
+        return now() - parse_duration(text, "--since", maximum=MAX_SINCE)
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
@@ -108,7 +111,10 @@ def parse_since(text: str | None) -> datetime | None:
         ) from None
     if value.tzinfo is None:
         raise InvalidInput(f"{text!r} has no time zone (add Z or +00:00)", where="--since")
-    return value
+    try:
+        return value.astimezone(UTC)  # the store compares in UTC
+    except OverflowError:
+        raise InvalidInput(f"{text!r} is out of range in UTC", where="--since") from None
 
 
 def events(

@@ -23,6 +23,7 @@ from orchestrator.cli.common import (
     short_time,
     table,
 )
+from orchestrator.errors import InvalidInput
 from orchestrator.service import sites as service
 from orchestrator.site.supervisor import SiteRunner, default_run_dir
 
@@ -91,15 +92,19 @@ def run(
     run_dir: Annotated[Path | None, typer.Option("--run-dir",
                        help="Where ExaBGP's files go (default /run/scrubctl/site-SITE).")] = None,
     print_config: Annotated[bool, typer.Option("--print-config",
-                            help="Print the rendered ExaBGP configuration and exit.")] = False,
+                            help="Print the ExaBGP configuration that would run, MD5 secrets "
+                                 "as their references; writes nothing.")] = False,
+    show_secrets: Annotated[bool, typer.Option("--show-secrets",
+                            help="With --print-config: print the MD5 secrets themselves.")] = False,
     db: DbOption = None,
 ) -> None:  # fmt: skip
     """Run ExaBGP for SITE with the agent as its API process; restart it if it dies."""
+    if show_secrets and not print_config:
+        raise InvalidInput("only goes with --print-config", where="--show-secrets")
     database = open_db(db)
     runner = SiteRunner(database, site, run_dir or default_run_dir(site))
     if print_config:
-        conf, _env, _peers = runner.prepare()
-        sys.stdout.write(conf.read_text(encoding="utf-8"))
+        sys.stdout.write(runner.config_text(show_secrets=show_secrets))
         return
     logging.basicConfig(level=logging.INFO, format="site %(levelname)s %(message)s")
     raise typer.Exit(runner.run())

@@ -195,7 +195,7 @@ class Topology:
 
     def renamed(self, name: str) -> Topology:
         """The same lab under another name (separate namespaces), e.g. for tests."""
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise InvalidInput(f"{name!r} is not a valid lab name", where="name")
         return Topology(name=name, path=self.path, nodes=self.nodes, links=self.links)
 
@@ -275,7 +275,7 @@ def _parse_node(
     name: str, data: Any, kinds: dict[str, Any], base: Path, out: _Collector
 ) -> Node | None:
     where = f"topology.nodes.{name}"
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         out.add(where, "node names are lower-case letters, digits and '-' (at most 31)")
         return None
     if data is None:
@@ -330,7 +330,7 @@ def _parse_endpoint(text: Any, nodes: dict[str, Any], where: str, out: _Collecto
     node, _, iface = str(text).partition(":")
     if node not in nodes:
         out.add(where, f"endpoint {text!r} names no node of this topology")
-    if not _IFNAME.match(iface):
+    if not _IFNAME.fullmatch(iface):
         out.add(where, f"endpoint {text!r} needs a valid interface name (NODE:IFACE)")
     elif iface == "eth0":
         out.add(where, "eth0 is containerlab's management interface; use eth1 and up")
@@ -367,7 +367,7 @@ def parse_topology(data: Any, path: Path) -> Topology:
         raise TopologyErrors([InvalidInput("must be a mapping", where=str(path))])
     _unknown_keys(data, TOP_KEYS, "", out)
     name = data.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         out.add("name", f"{name!r} is not a valid lab name (lower-case letters, digits, '-')")
         name = "invalid"
     topo = data.get("topology")

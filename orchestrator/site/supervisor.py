@@ -20,8 +20,10 @@ from pathlib import Path
 from types import FrameType
 
 from orchestrator.drivers.exabgp.config import render_config, render_env
-from orchestrator.errors import NotFound, ScrubError
+from orchestrator.errors import InvalidInput, NotFound, ScrubError
 from orchestrator.files import stop_process
+from orchestrator.inventory import Inventory
+from orchestrator.private_files import make_private_dirs, write_private_file
 from orchestrator.service import observed
 from orchestrator.service.common import record_event
 from orchestrator.service.snapshot import load_inventory
@@ -54,20 +56,30 @@ class SiteRunner:
         self.stopping = False
         self.process: subprocess.Popen[bytes] | None = None
 
-    def prepare(self) -> tuple[Path, Path, list[str]]:
+    def _inventory(self) -> Inventory:
         with self.db.read() as session:
             inv = load_inventory(session)
         if self.site not in inv.sites:
             known = ", ".join(sorted(inv.sites)) or "none"
             raise NotFound(f"unknown site {self.site!r} (known: {known})", where="SITE")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.run_dir, 0o700)
+        return inv
+
+    def config_text(self, *, show_secrets: bool = False) -> str:
+        """ExaBGP's configuration exactly as ``run`` would write it, MD5 secrets shown
+        as their references unless ``show_secrets``; writes nothing."""
+        return render_config(self._inventory(), self.site, show_secrets=show_secrets)
+
+    def prepare(self) -> tuple[Path, Path, list[str]]:
+        inv = self._inventory()
+        texts = render_config(inv, self.site), render_env(self.site)  # refused: nothing written
+        try:
+            make_private_dirs(self.run_dir)  # ours 0700; one that exists is left alone
+        except OSError as exc:
+            raise InvalidInput(f"cannot create {exc.filename}: {exc.strerror}",
+                               where="--run-dir") from None  # fmt: skip
         conf, env = self.run_dir / "exabgp.conf", self.run_dir / "exabgp.env"
-        for path, text in ((conf, render_config(inv, self.site)), (env, render_env(self.site))):
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(text, encoding="utf-8")
-            os.chmod(tmp, 0o600)  # may hold MD5 secrets
-            tmp.replace(path)
+        for path, text in zip((conf, env), texts, strict=True):
+            write_private_file(path, text)  # 0600 from the start: may hold MD5 secrets
         return conf, env, [p.name for p in inv.sites[self.site].peers]
 
     def _start(self, conf: Path, env: Path) -> subprocess.Popen[bytes]:

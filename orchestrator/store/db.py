@@ -2,7 +2,14 @@
 
 Where the database is: ``--db URL`` > ``SCRUBCTL_DB`` > the per-user default
 ``$XDG_STATE_HOME/scrubctl/scrubctl.db`` (``~/.local/state/...``). A plain path
-is taken as an SQLite file.
+is taken as an SQLite file. A new SQLite file is created 0600 and the
+directories created for it 0700 (SQLite gives its -wal and -shm files the
+database's mode); an existing directory is never chmod-ed.
+
+A location that cannot hold a database (a directory, a device, a file that is
+not SQLite, a parent that cannot be created, a name too long) is
+``InvalidInput`` naming where the location came from; a database server that
+cannot be reached is ``DatabaseUnavailable``. Neither is a traceback.
 
 Writers serialise: on SQLite a write transaction starts with ``BEGIN
 IMMEDIATE`` (waiting up to ``busy_timeout``), and on every backend its first
@@ -14,17 +21,20 @@ waits: ``SCRUBCTL_BUSY_TIMEOUT`` seconds, default ``BUSY_TIMEOUT_S``.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, select, text, update
+from sqlalchemy import create_engine, event, make_url, select, text, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from orchestrator.errors import DatabaseBusy, InvalidInput
+from orchestrator.errors import DatabaseBusy, DatabaseUnavailable, InvalidInput, ScrubError
+from orchestrator.private_files import create_private_file, make_private_dirs
 from orchestrator.store.models import Meta, utcnow
 
 SCHEMA_HEAD = "0001"
@@ -53,15 +63,65 @@ def default_db_path() -> Path:
     return Path(state) / "scrubctl" / "scrubctl.db"
 
 
+@dataclass(frozen=True)
+class DbLocation:
+    url: str
+    where: str  # where it came from, for errors: --db, SCRUBCTL_DB or the default
+
+
+DEFAULT_WHERE = "database"  # the per-user default path: no flag or variable to name
+
+
+def resolve_location(cli_value: str | None) -> DbLocation:
+    """``--db`` > ``SCRUBCTL_DB`` > the per-user default; creates nothing."""
+    if cli_value:
+        value, where = cli_value, "--db"
+    elif os.environ.get("SCRUBCTL_DB"):
+        value, where = os.environ["SCRUBCTL_DB"], "SCRUBCTL_DB"
+    else:
+        return DbLocation(f"sqlite:///{default_db_path()}", DEFAULT_WHERE)
+    if "://" in value:
+        return DbLocation(value, where)
+    try:
+        path = Path(value).expanduser().resolve()
+    except (OSError, RuntimeError) as exc:  # a name too long, a symlink loop, no home
+        raise InvalidInput(f"cannot use {value!r} as a database path: {exc}", where=where) from None
+    return DbLocation(f"sqlite:///{path}", where)
+
+
 def resolve_url(cli_value: str | None) -> str:
-    value = cli_value or os.environ.get("SCRUBCTL_DB") or ""
-    if not value:
-        path = default_db_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{path}"
-    if "://" not in value:
-        return f"sqlite:///{Path(value).expanduser().resolve()}"
-    return value
+    return resolve_location(cli_value).url
+
+
+def sqlite_path(url: str, where: str) -> Path | None:
+    """The file an SQLite URL names, or None (not SQLite, in memory, a ``file:`` URI)."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy.exc.ArgumentError and friends: a malformed URL
+        raise InvalidInput(f"cannot use database URL: {exc}", where=where) from None
+    if parsed.get_backend_name() != "sqlite" or parsed.query.get("uri"):
+        return None
+    if parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def prepare_sqlite_file(path: Path, where: str) -> None:
+    """Make sure ``path`` can be an SQLite database before SQLite touches it: refuse a
+    directory or a device (SQLite would block on a FIFO), create missing directories
+    0700 and a new file 0600."""
+    try:
+        make_private_dirs(path.parent)
+        if create_private_file(path):
+            return
+        mode = path.stat().st_mode
+    except OSError as exc:
+        failed = exc.filename or path
+        raise InvalidInput(f"cannot use {failed}: {exc.strerror}", where=where) from None
+    if stat.S_ISDIR(mode):
+        raise InvalidInput(f"{path} is a directory, not a database file", where=where)
+    if not stat.S_ISREG(mode):
+        raise InvalidInput(f"{path} is not a regular file", where=where)
 
 
 def _sqlite_setup(engine: Engine, timeout: float) -> None:
@@ -90,16 +150,18 @@ def _postgres_setup(engine: Engine, timeout: float) -> None:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, where: str = "--db") -> None:
         self.url = url
+        self.where = where
         self.is_sqlite = url.startswith("sqlite")
         self.busy_timeout = busy_timeout()
-        if self.is_sqlite and url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.path = sqlite_path(url, where)
+        if self.path is not None:
+            prepare_sqlite_file(self.path, where)
         try:
             self.engine = create_engine(url, future=True)
         except Exception as exc:  # unknown dialect, missing driver, malformed URL
-            raise InvalidInput(f"cannot use database URL: {exc}", where="--db") from None
+            raise InvalidInput(f"cannot use database URL: {exc}", where=where) from None
         if self.is_sqlite:
             _sqlite_setup(self.engine, self.busy_timeout)
         elif self.engine.dialect.name == "postgresql":
@@ -107,16 +169,33 @@ class Database:
         self._writer = self.engine.execution_options(scrub_write=True)
 
     def ensure_schema(self) -> None:
-        """Bring the schema to head with Alembic (fast path: already there)."""
+        """Bring the schema to head with Alembic (fast path: already there). This is
+        the first connection: a database that cannot be used is reported here."""
         try:
-            with self.engine.connect() as conn:
+            conn = self.engine.connect()
+        except DBAPIError as exc:
+            raise self._unusable(exc) from None
+        with conn:
+            try:
                 version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-                conn.rollback()
-            if version == SCHEMA_HEAD:
-                return
-        except (OperationalError, ProgrammingError):
-            pass  # no table yet
-        self._upgrade()
+            except (OperationalError, ProgrammingError):
+                version = None  # no table yet
+            conn.rollback()
+        if version == SCHEMA_HEAD:
+            return
+        try:
+            with self._busy_guard():
+                self._upgrade()
+        except DBAPIError as exc:  # e.g. a read-only file, a disk that is full
+            raise self._unusable(exc) from None
+
+    def _unusable(self, exc: DBAPIError) -> ScrubError:
+        reason = " ".join(str(exc.orig).split())  # drivers' messages span lines
+        if self.path is not None:
+            if "not a database" in reason:
+                return InvalidInput(f"{self.path} is not an SQLite database", where=self.where)
+            return InvalidInput(f"cannot use {self.path}: {reason}", where=self.where)
+        return DatabaseUnavailable(f"cannot connect to the database: {reason}", where=self.where)
 
     def _upgrade(self) -> None:
         from alembic import command

@@ -38,7 +38,7 @@ class UnsafeCommand(ValueError):
 
 
 def _checked(command: str) -> str:
-    if not _SAFE.match(command):
+    if not _SAFE.fullmatch(command):
         raise UnsafeCommand(f"refusing to send {command!r}")
     return command
 
