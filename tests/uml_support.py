@@ -1,10 +1,12 @@
 """pytest support for tests marked ``uml``: they need kernel GRE (and root).
 
 On a host whose kernel has GRE, run as root, a ``uml`` test runs directly.
-Elsewhere each such test is replaced by a ``UmlItem`` with the same node id:
-the ``uml`` tests of one module run together in one user-mode Linux guest
-(``orchestrator.lab.uml``; one boot per module), ``python -m pytest NODEID...``
-with ``SCRUBCTL_IN_UML=1`` so that the guest-side run executes them directly.
+Elsewhere each such test is replaced by a ``UmlItem`` with the same node id,
+and all the selected ``uml`` tests of the run go into ONE user-mode Linux guest
+(``orchestrator.lab.uml``), booted when the first of them is due:
+``python -m pytest NODEID...`` with ``SCRUBCTL_IN_UML=1``, so that the
+guest-side run executes them directly. One boot, because the boot and pytest's
+start-up inside the guest cost far more than a typical test.
 The guest writes one JSON line per test phase to ``$SCRUBCTL_UML_OUT``; each
 host item passes, fails (with the guest's traceback and output) or skips from
 its own lines. Without UML the tests are skipped with the reason.
@@ -37,6 +39,8 @@ FORCE_ENV = "SCRUBCTL_UML_FORCE"
 REPORTS = "reports.jsonl"
 BOOT_BUDGET = 120.0  # seconds for boot, pytest start-up and halt
 TEST_BUDGET = 60.0  # seconds per test on top
+# No cache (read-only root); no hypothesis plugin: its import costs ~2 s in the guest.
+GUEST_PYTEST_OPTIONS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ class GuestReport:
 
 @dataclass
 class GuestBatch:
-    """The ``uml`` tests of one module, run in one guest boot on first use."""
+    """The ``uml`` tests of this run, run in one guest boot on first use."""
 
     rootdir: Path
     nodeids: list[str]
@@ -62,7 +66,7 @@ class GuestBatch:
         return self.done
 
     def _boot(self) -> UmlResult | UmlError:
-        argv = [sys.executable, "-m", "pytest", *self.nodeids, "-p", "no:cacheprovider", "-q"]
+        argv = [sys.executable, "-m", "pytest", *self.nodeids, "-q", *GUEST_PYTEST_OPTIONS]
         env = {k: v for k, v in os.environ.items() if k.startswith("SCRUBCTL_")}
         env[IN_GUEST_ENV] = "1"
         if "PYTHONPATH" in os.environ:
@@ -126,7 +130,12 @@ def _placement() -> str | None:
     missing = missing_uml()
     if missing is None:
         return None
-    why = "forced into UML" if os.environ.get(FORCE_ENV) == "1" else "no kernel GRE here as root"
+    if os.environ.get(FORCE_ENV) == "1":
+        why = f"{FORCE_ENV}=1"
+    elif os.geteuid() != 0:
+        why = "not root (GRE tests on the host kernel need root)"
+    else:
+        why = "this kernel has no GRE"
     return f"{why}, and user-mode Linux cannot run: {missing}"
 
 
@@ -144,12 +153,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for i in marked:
             items[i].add_marker(pytest.mark.skip(reason=placement))
         return
-    batches: dict[Path, GuestBatch] = {}
+    batch = GuestBatch(config.rootpath, [items[i].nodeid for i in marked])
     for i in marked:
-        item = items[i]
-        batch = batches.setdefault(item.path, GuestBatch(config.rootpath, []))
-        batch.nodeids.append(item.nodeid)
-        items[i] = _stand_in(item, batch)
+        items[i] = _stand_in(items[i], batch)
 
 
 def _stand_in(item: pytest.Item, batch: GuestBatch) -> UmlItem:
