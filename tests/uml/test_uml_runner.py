@@ -1,0 +1,145 @@
+"""The user-mode Linux runner and the pytest hook that sends ``uml`` tests into it.
+
+These boot real UML guests (a few seconds each) but need no root; they skip
+with the reason where UML is not installed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from orchestrator.lab.uml import (
+    HostfsMount,
+    UmlError,
+    UmlRunner,
+    hostfs_mounts,
+    kernel_version,
+    missing_uml,
+)
+
+pytest_plugins = ["pytester"]
+
+TESTS = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def runner() -> UmlRunner:
+    reason = missing_uml()
+    if reason:
+        pytest.skip(reason)
+    return UmlRunner(timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("keep", "writable", "expected"),
+    [
+        pytest.param(
+            ["/work/repo", "/usr"], "/tmp/s/result", [("/tmp/s/result", True)], id="nothing-hidden"
+        ),
+        pytest.param(
+            ["/tmp/clone", "/tmp/clone/.venv", "/tmp/s"],
+            "/tmp/s/result",
+            [("/tmp/clone", False), ("/tmp/s", False), ("/tmp/s/result", True)],
+            id="venv-under-tmp",
+        ),
+        pytest.param(
+            ["/run/x", "/var/tmp"],
+            "/r",
+            [("/r", True), ("/run/x", False), ("/var/tmp", False)],
+            id="run-and-var-tmp",
+        ),
+    ],
+)  # fmt: skip
+def test_hostfs_mounts_bring_back_what_tmpfs_hides(
+    keep: list[str], writable: str, expected: list[tuple[str, bool]]
+) -> None:
+    mounts = hostfs_mounts([Path(p) for p in keep], Path(writable))
+    assert mounts == [HostfsMount(Path(p), w) for p, w in expected]
+
+
+def test_missing_uml_names_the_missing_kernel() -> None:
+    reason = missing_uml(kernel=Path("/nonexistent/linux.uml"))
+    assert reason is not None
+    assert "/nonexistent/linux.uml is missing" in reason
+
+
+def test_runner_reports_the_guest_exit_code_and_output(runner: UmlRunner) -> None:
+    result = runner.run(["sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 3"])
+    assert result.exit_code == 3
+    assert result.output == "to-stdout\nto-stderr\n"
+
+
+def test_runner_runs_as_root_in_the_uml_kernel_and_returns_files(runner: UmlRunner) -> None:
+    script = "echo $(id -u) $(uname -r) $(ip -6 -o addr show dev lo up) > $SCRUBCTL_UML_OUT/who"
+    result = runner.run(["sh", "-c", script])
+    assert result.exit_code == 0, result.output
+    who = result.files["who"].split()
+    assert who[:2] == ["0", kernel_version()]  # root, in the UML kernel
+    assert "::1/128" in who  # lo is up, with IPv6
+
+
+def test_runner_kills_an_overrunning_guest_and_leaves_nothing(
+    runner: UmlRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the runner's scratch goes here
+    with pytest.raises(UmlError, match="did not finish within 8 s"):
+        UmlRunner(timeout=8).run(["sleep", "600"])
+    assert list(tmp_path.iterdir()) == []
+    assert _processes_mentioning(str(tmp_path)) == []
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # the process ended meanwhile
+        if text in args:
+            found.append(args)
+    return found
+
+
+def test_marked_tests_run_in_the_guest_and_report_there(
+    runner: UmlRunner, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(TESTS))
+    monkeypatch.setenv("SCRUBCTL_UML_FORCE", "1")
+    pytester.makeini("[pytest]\nmarkers =\n    uml: needs kernel GRE\n")
+    pytester.makeconftest(
+        "from uml_support import pytest_collection_modifyitems, pytest_runtest_logreport\n"
+    )
+    pytester.makepyfile(
+        test_guest=textwrap.dedent(
+            f"""
+            import os
+            import pytest
+
+            @pytest.mark.uml
+            def test_passes_in_the_guest():
+                assert os.environ["SCRUBCTL_IN_UML"] == "1"
+                assert os.uname().release == {kernel_version()!r}
+
+            @pytest.mark.uml
+            def test_fails_in_the_guest():
+                assert os.uname().release == "the-host-kernel"
+
+            @pytest.mark.uml
+            def test_skips_in_the_guest():
+                pytest.skip("no widgets here")
+
+            def test_not_marked_runs_on_the_host():
+                assert "SCRUBCTL_IN_UML" not in os.environ
+            """
+        )
+    )
+    outcome = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs")
+    outcome.assert_outcomes(passed=2, failed=1, skipped=1)
+    out = outcome.stdout.str()
+    assert "in the UML guest, call" in out
+    assert f"AssertionError: assert '{kernel_version()}' == 'the-host-kernel'" in out
+    assert "in the UML guest: Skipped: no widgets here" in out

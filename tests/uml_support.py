@@ -1,0 +1,181 @@
+"""pytest support for tests marked ``uml``: they need kernel GRE (and root).
+
+On a host whose kernel has GRE, run as root, a ``uml`` test runs directly.
+Elsewhere each such test is replaced by a ``UmlItem`` with the same node id,
+and all the selected ``uml`` tests of the run go into ONE user-mode Linux guest
+(``orchestrator.lab.uml``), booted when the first of them is due:
+``python -m pytest NODEID...`` with ``SCRUBCTL_IN_UML=1``, so that the
+guest-side run executes them directly. One boot, because the boot and pytest's
+start-up inside the guest cost far more than a typical test.
+The guest writes one JSON line per test phase to ``$SCRUBCTL_UML_OUT``; each
+host item passes, fails (with the guest's traceback and output) or skips from
+its own lines. Without UML the tests are skipped with the reason.
+``SCRUBCTL_UML_FORCE=1`` sends them to the guest even on a GRE host.
+
+The hooks are imported by ``tests/conftest.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from orchestrator.lab.uml import (
+    OUT_ENV,
+    UmlError,
+    UmlResult,
+    UmlRunner,
+    kernel_has_gre,
+    missing_uml,
+)
+
+IN_GUEST_ENV = "SCRUBCTL_IN_UML"
+FORCE_ENV = "SCRUBCTL_UML_FORCE"
+REPORTS = "reports.jsonl"
+BOOT_BUDGET = 120.0  # seconds for boot, pytest start-up and halt
+TEST_BUDGET = 60.0  # seconds per test on top
+# No cache (read-only root); no hypothesis plugin: its import costs ~2 s in the guest.
+GUEST_PYTEST_OPTIONS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+
+
+@dataclass(frozen=True)
+class GuestReport:
+    nodeid: str
+    when: str  # setup, call, teardown
+    outcome: str  # passed, failed, skipped
+    text: str  # traceback and captured output; the reason for a skip
+
+
+@dataclass
+class GuestBatch:
+    """The ``uml`` tests of this run, run in one guest boot on first use."""
+
+    rootdir: Path
+    nodeids: list[str]
+    done: UmlResult | UmlError | None = None
+    reports: dict[str, list[GuestReport]] = field(default_factory=dict)
+
+    def run(self) -> UmlResult | UmlError:
+        if self.done is None:
+            self.done = self._boot()
+        return self.done
+
+    def _boot(self) -> UmlResult | UmlError:
+        argv = [sys.executable, "-m", "pytest", *self.nodeids, "-q", *GUEST_PYTEST_OPTIONS]
+        env = {k: v for k, v in os.environ.items() if k.startswith("SCRUBCTL_")}
+        env[IN_GUEST_ENV] = "1"
+        if "PYTHONPATH" in os.environ:
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+        runner = UmlRunner(timeout=BOOT_BUDGET + TEST_BUDGET * len(self.nodeids))
+        try:
+            result = runner.run(argv, env=env, cwd=self.rootdir)
+        except UmlError as exc:
+            return exc
+        for line in result.files.get(REPORTS, "").splitlines():
+            report = GuestReport(**json.loads(line))
+            self.reports.setdefault(report.nodeid, []).append(report)
+        return result
+
+
+class GuestFailure(Exception):
+    """The test failed inside the guest (or the guest failed); str() is the whole story."""
+
+
+class UmlItem(pytest.Item):
+    """Stands in for a ``uml`` test on the host and reports the guest's outcome."""
+
+    def __init__(self, *, batch: GuestBatch, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.batch = batch
+
+    def runtest(self) -> None:
+        done = self.batch.run()
+        if isinstance(done, UmlError):
+            raise GuestFailure(f"the UML guest failed: {done}")
+        reports = self.batch.reports.get(self.nodeid, [])
+        failed = [r for r in reports if r.outcome == "failed"]
+        if failed:
+            story = "\n".join(f"--- in the UML guest, {r.when} ---\n{r.text}" for r in failed)
+            raise GuestFailure(f"{story}\n(guest pytest exit code {done.exit_code})")
+        skipped = [r for r in reports if r.outcome == "skipped"]
+        if skipped:
+            pytest.skip(f"in the UML guest: {skipped[0].text}")
+        if not any(r.when == "call" and r.outcome == "passed" for r in reports):
+            tail = "\n".join(done.output.splitlines()[-40:])
+            raise GuestFailure(
+                f"the UML guest did not run {self.nodeid} "
+                f"(guest pytest exit code {done.exit_code}):\n{tail}"
+            )
+
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: object = None
+    ) -> str:
+        if isinstance(excinfo.value, GuestFailure):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.name} (in user-mode Linux)"
+
+
+def _placement() -> str | None:
+    """None to run ``uml`` tests in a guest, "host" to run them here, else a skip reason."""
+    if os.environ.get(FORCE_ENV) != "1" and os.geteuid() == 0 and kernel_has_gre():
+        return "host"
+    missing = missing_uml()
+    if missing is None:
+        return None
+    if os.environ.get(FORCE_ENV) == "1":
+        why = f"{FORCE_ENV}=1"
+    elif os.geteuid() != 0:
+        why = "not root (GRE tests on the host kernel need root)"
+    else:
+        why = "this kernel has no GRE"
+    return f"{why}, and user-mode Linux cannot run: {missing}"
+
+
+@pytest.hookimpl(trylast=True)  # after -m/-k/--deselect have chosen the items
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get(IN_GUEST_ENV) == "1":
+        return
+    marked = [i for i, item in enumerate(items) if item.get_closest_marker("uml")]
+    if not marked:
+        return
+    placement = _placement()
+    if placement == "host":
+        return
+    if placement is not None:
+        for i in marked:
+            items[i].add_marker(pytest.mark.skip(reason=placement))
+        return
+    batch = GuestBatch(config.rootpath, [items[i].nodeid for i in marked])
+    for i in marked:
+        items[i] = _stand_in(items[i], batch)
+
+
+def _stand_in(item: pytest.Item, batch: GuestBatch) -> UmlItem:
+    assert item.parent is not None
+    stand_in: UmlItem = UmlItem.from_parent(item.parent, name=item.name, batch=batch)
+    stand_in.own_markers.extend(item.own_markers)
+    stand_in.keywords.update(item.keywords)
+    return stand_in
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Inside the guest: one JSON line per test phase for the host to read."""
+    out = os.environ.get(OUT_ENV)
+    if os.environ.get(IN_GUEST_ENV) != "1" or not out:
+        return
+    if report.outcome == "skipped" and isinstance(report.longrepr, tuple):
+        text = str(report.longrepr[2])
+    else:
+        captured = "".join(f"\n--- {title} ---\n{body}" for title, body in report.sections)
+        text = report.longreprtext + captured
+    line = GuestReport(report.nodeid, report.when, report.outcome, text)
+    with open(Path(out) / REPORTS, "a", encoding="utf-8") as f:
+        f.write(json.dumps(line.__dict__) + "\n")
