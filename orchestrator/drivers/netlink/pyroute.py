@@ -16,7 +16,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from orchestrator.drivers.netlink.kernel import KernelError
-from orchestrator.drivers.netlink.marks import ROUTE_PROTO, is_our_rule
+from orchestrator.drivers.netlink.marks import ROUTE_PROTO, is_our_link, is_our_rule
 from orchestrator.drivers.netlink.ops import (
     AddAddress,
     AddRoute,
@@ -108,15 +108,15 @@ class PyrouteKernel:
             addresses.setdefault(msg["index"], []).append(address)
         links = []
         for msg in self.ipr.link("dump"):
-            index = msg["index"]
+            index, name, alias = msg["index"], msg.get("ifname"), msg.get("ifalias")
             links.append(
                 Link(
                     index=index,
-                    name=msg.get("ifname"),
+                    name=name,
                     up=bool(msg["flags"] & IFF_UP),
                     mtu=msg.get("mtu"),
-                    alias=msg.get("ifalias"),
-                    tunnel=_tunnel_params(msg),
+                    alias=alias,
+                    tunnel=_tunnel_params(msg) if is_our_link(name, alias) else None,
                     addresses=tuple(addresses.get(index, ())),
                 )
             )
@@ -209,14 +209,27 @@ class PyrouteKernel:
             args["flags"] = IFA_F_NODAD  # usable at once: no duplicate detection on a tunnel
         return args
 
+    def _add_tunnel(self, tunnel: Tunnel) -> None:
+        """Create, then set the alias (the kernel ignores IFLA_IFALIAS on create).
+
+        A tunnel left without its alias would look foreign for ever, so it is
+        deleted again if the alias cannot be set.
+        """
+        self._write("link", "add", ifname=tunnel.name, mtu=tunnel.mtu, state="up",
+                    **_tunnel_args(tunnel))  # fmt: skip
+        self._index.pop(tunnel.name, None)
+        index = self._lookup(tunnel.name)
+        try:
+            self._write("link", "set", index=index, ifalias=tunnel.alias)
+        except KernelError:
+            self._write("link", "del", index=index)
+            self._index.pop(tunnel.name, None)
+            raise
+
     def run(self, op: Op) -> None:
         match op:
             case AddTunnel(tunnel=t):
-                self._write(
-                    "link", "add", ifname=t.name, ifalias=t.alias, mtu=t.mtu, state="up",
-                    **_tunnel_args(t),
-                )  # fmt: skip
-                self._index.pop(t.name, None)
+                self._add_tunnel(t)
             case DeleteLink(name=name):
                 self._write("link", "del", index=self._lookup(name))
                 self._index.pop(name, None)
