@@ -17,6 +17,7 @@ import sys
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,11 +25,13 @@ from conftest import ip_json, sh
 
 from orchestrator.domain import Health
 from orchestrator.drivers.netlink.desired import desired_state
+from orchestrator.drivers.netlink.mss import MssClamper, detect_backend
 from orchestrator.drivers.netlink.pyroute import PyrouteKernel
 from orchestrator.drivers.netlink.reconcile import ApplyReport, apply
 from orchestrator.inventory import Inventory, parse_inventory
 
 pytestmark = pytest.mark.uml
+PROBE = Path(__file__).parent / "mss_probe.py"
 
 GRE4 = {
     "kind": "gre",
@@ -271,3 +274,31 @@ def test_removed_path_removes_its_tunnel_and_nothing_else(lab: Lab) -> None:
     assert "scr-acme" not in names
     assert {"gre9", "scr-other", "up0", "wan0"} <= names
     assert writes == 1  # the tunnel; its routes went with it (rules stay: the site's)
+
+
+def test_mss_clamp_on_the_tunnel_with_the_detected_backend(lab: Lab) -> None:
+    """Inside UML nftables lacks the inet family: detection picks iptables-legacy there."""
+    lab.apply(inventory(GRE4))
+    lab.peer(PEER4, "192.0.2.162/30")
+    probe = [sys.executable, str(PROBE)]
+
+    def syn_mss_at_ce(port: int) -> int:
+        args = ["4", "203.0.113.1", str(port)]
+        server = subprocess.Popen(
+            ["ip", "netns", "exec", lab.ce, *probe, "server", *args],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+            sh("ip", "netns", "exec", lab.up, *probe, "client", *args)
+            return int(server.stdout.readline().strip())
+        finally:
+            server.kill()
+            server.wait(timeout=10)
+
+    assert syn_mss_at_ce(7001) == 1460
+    backend = detect_backend(lab.site)
+    tunnels = desired_state(inventory(GRE4), "fra").tunnels
+    assert MssClamper("fra", backend, netns=lab.site).apply(tunnels)
+    assert syn_mss_at_ce(7002) == 1432  # keyed GRE: MTU 1472 - 40
