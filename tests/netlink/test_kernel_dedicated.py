@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import ip_json, sh
+from conftest import ip_json, kernel_reason, sh
 
 from orchestrator.domain import Health
 from orchestrator.drivers.netlink.desired import desired_state
+from orchestrator.drivers.netlink.kernel import KernelError
 from orchestrator.drivers.netlink.pyroute import PyrouteKernel
 from orchestrator.drivers.netlink.reconcile import ApplyReport, apply
 from orchestrator.inventory import Inventory, parse_inventory
@@ -235,3 +236,12 @@ def test_upstream_traffic_goes_into_the_line_own_traffic_uses_main(lab: Lab, tar
     lab.apply(inventory())
     assert pings(lab.up, target)  # from the upstream: table 4200, into the line
     assert not pings(lab.site, target)  # the site's own traffic: main table, unreachable
+
+
+def test_missing_namespace_is_a_kernel_error_and_creates_nothing() -> None:
+    if reason := kernel_reason():
+        pytest.skip(reason)
+    name = "scrt-never-created"
+    with pytest.raises(KernelError, match=f"network namespace {name} does not exist"):
+        PyrouteKernel(netns=name)
+    assert name not in sh("ip", "netns", "list").stdout

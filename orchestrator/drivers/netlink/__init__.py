@@ -8,7 +8,8 @@ of the inventory and periodically)::
         report = apply(kernel, desired)               # reconcile.py
     for status in report.paths:                       # PathStatus per customer
         ...  # status.health is DOWN (with status.cause) or UNKNOWN (built; probes decide)
-    mss.apply(desired.tunnels, backend)               # TCP MSS clamp (mss.py)
+    clamper = MssClamper(site, backend or detect_backend(netns), netns)  # once (mss.py)
+    clamper.apply(desired.tunnels)                    # writes only when the tunnels changed
 
 Kinds (``kinds/``, looked up by the inventory's ``kind``):
 

@@ -84,7 +84,10 @@ def _tunnel_args(tunnel: Tunnel) -> dict[str, Any]:
 class PyrouteKernel:
     def __init__(self, netns: str | None = None) -> None:
         self.netns = netns
-        self.ipr = IPRoute(netns=netns, flags=0) if netns else IPRoute()
+        try:
+            self.ipr = IPRoute(netns=netns, flags=0) if netns else IPRoute()
+        except FileNotFoundError:
+            raise KernelError(f"network namespace {netns} does not exist") from None
         self.writes = 0
         self._index: dict[str, int] = {}
 
@@ -104,7 +107,8 @@ class PyrouteKernel:
     def read(self, table: int) -> KernelState:
         addresses: dict[int, list[Any]] = {}
         for msg in self.ipr.addr("dump"):
-            address = ipaddress.ip_interface(f"{msg.get('address')}/{msg['prefixlen']}")
+            local = msg.get("local") or msg.get("address")  # IFA_LOCAL: ours on a p2p link
+            address = ipaddress.ip_interface(f"{local}/{msg['prefixlen']}")
             addresses.setdefault(msg["index"], []).append(address)
         links = []
         for msg in self.ipr.link("dump"):
