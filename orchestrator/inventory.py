@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -145,6 +146,24 @@ class Site(_Model):
     asn: ASN | None = None  # default: policy.asn
     capacity_gbps: Annotated[float, Field(gt=0)] | None = None
     peers: Annotated[tuple[Peer, ...], Field(min_length=1)]
+    # Return paths: traffic arriving on these interfaces is routed by return_table.
+    upstream_interfaces: tuple[IfName, ...] = ()
+    return_table: Annotated[int, Field(ge=1, le=0xFFFFFFFF)] = 4200
+
+    @field_validator("upstream_interfaces")
+    @classmethod
+    def _distinct(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        twice = sorted({name for name in value if value.count(name) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(twice)} listed twice")
+        return value
+
+    @field_validator("return_table")
+    @classmethod
+    def _not_reserved(cls, value: int) -> int:
+        if value in (253, 254, 255):
+            raise ValueError(f"{value} is the kernel's default, main or local table")
+        return value
 
 
 class AuthorisedPrefix(_Model):
@@ -175,6 +194,7 @@ class GreReturnPath(_Model):
     inner_local: InterfaceField
     inner_remote: AddressField
     mtu: Annotated[int, Field(ge=1280, le=9000)] | None = None  # default from overhead
+    ttl: Annotated[int, Field(ge=1, le=255)] = 64
     health: HealthCheck | None = None
 
     @property
