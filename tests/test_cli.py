@@ -376,6 +376,52 @@ def test_events_since(loaded: Run) -> None:
     ]
 
 
+# --- customer config -----------------------------------------------------------------
+
+
+def test_customer_config_to_stdout_and_to_a_file(loaded: Run, db_url: str, tmp_path: Path) -> None:
+    before = dump_db(db_url)
+    shown = loaded("customer", "config", "loopy", "--site", "ams", "--vendor", "cisco-ios")
+    assert shown.exit_code == 0, shown.output
+    assert "interface Tunnel100\n" in shown.stdout
+    assert " tunnel destination 192.0.2.2\n" in shown.stdout
+    target = tmp_path / "loopy-ams.sh"
+    written = loaded(
+        "customer", "config", "loopy", "-s", "ams", "--vendor", "frr", "-o", str(target)
+    )
+    assert written.exit_code == 0, written.output
+    assert written.stdout == f"wrote {target}\n"
+    assert "ip link add name scrub-ams type gre local 198.18.1.50 remote 192.0.2.2" in (
+        target.read_text(encoding="utf-8")
+    )
+    assert dump_db(db_url) == before
+
+
+def test_customer_config_without_a_return_path_at_the_site(
+    run: Run, db_url: str, tmp_path: Path
+) -> None:
+    """Accepted by today's inventory checks (issue 8 will refuse it there): the command
+    must name the missing path, not crash."""
+    path = tmp_path / "inv.yml"
+    path.write_text(
+        _edit(
+            "    return_paths:\n"
+            "      ams: {kind: dedicated, interface: eth6, next_hop: 192.0.2.154}",
+            "    return_paths: {}",
+        ),
+        encoding="utf-8",
+    )
+    assert run("inventory", "apply", str(path)).exit_code == 0
+    before = dump_db(db_url)
+    result = run("customer", "config", "hoster", "--site", "ams", "--vendor", "junos")
+    assert_one_clean_error(
+        result,
+        ExitCode.NOT_FOUND,
+        "error: customers.hoster.return_paths.ams: hoster has no return path at ams",
+    )
+    assert dump_db(db_url) == before
+
+
 # --- bad input: exit code, one line naming the field, no traceback, nothing changed ----
 
 BAD_COMMANDS = {
@@ -509,6 +555,42 @@ BAD_COMMANDS = {
         ExitCode.CONFLICT,
         "error: customers.loopy.return_paths.ams.remote: GRE endpoint 198.18.1.50 lies inside "
         "198.18.0.0/23, diverted to ams: the tunnel would loop (nothing was changed)",
+    ),
+    "customer_config_unknown_customer": (
+        ["customer", "config", "acne", "--site", "ams", "--vendor", "frr"],
+        ExitCode.NOT_FOUND,
+        "error: CUSTOMER: unknown customer 'acne' (known: acme, hoster, loopy, pharmanet)",
+    ),
+    "customer_config_unknown_site": (
+        ["customer", "config", "loopy", "--site", "lon", "--vendor", "frr"],
+        ExitCode.NOT_FOUND,
+        "error: --site: unknown site 'lon' (known: ams, fra)",
+    ),
+    "customer_config_site_not_used": (
+        ["customer", "config", "loopy", "--site", "fra", "--vendor", "frr"],
+        ExitCode.NOT_FOUND,
+        "error: --site: loopy does not use site fra (its sites: ams)",
+    ),
+    "customer_config_unknown_vendor": (
+        ["customer", "config", "loopy", "--site", "ams", "--vendor", "mikrotik"],
+        ExitCode.INVALID,
+        "error: --vendor: unknown vendor 'mikrotik' (known: cisco-ios, frr, junos)",
+    ),
+    "customer_config_bad_interface": (
+        ["customer", "config", "loopy", "--site", "ams", "--vendor", "frr", "--interface", "a b"],
+        ExitCode.INVALID,
+        "error: --interface: 'a b' is not a Linux interface name",
+    ),
+    "customer_config_interface_for_a_line": (
+        ["customer", "config", "acme", "--site", "fra", "--vendor", "junos", "--interface", "x"],
+        ExitCode.INVALID,
+        "error: --interface: fra reaches acme over a dedicated line: there is no tunnel "
+        "interface to name",
+    ),
+    "customer_config_unwritable_output": (
+        ["customer", "config", "loopy", "-s", "ams", "--vendor", "frr", "-o", "/nonexistent/ce"],
+        ExitCode.INVALID,
+        "error: --output: cannot write /nonexistent/ce: No such file or directory",
     ),
     "bad_since": (
         ["events", "--since", "yesterday"],

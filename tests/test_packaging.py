@@ -58,7 +58,10 @@ def test_the_wheel_carries_templates_and_migrations(installed: Path, tmp_path: P
         "from orchestrator.templating import environment; "
         "print(' '.join(environment().list_templates()))",
     )  # fmt: skip
-    assert "exabgp/site.conf.j2" in listed.stdout.split(), listed.stderr
+    in_repo = {str(p.relative_to(ROOT / "templates")) for p in (ROOT / "templates").rglob("*.j2")}
+    assert "exabgp/site.conf.j2" in in_repo
+    shipped = {name for name in listed.stdout.split() if name.endswith(".j2")}
+    assert shipped == in_repo, listed.stderr
 
 
 def test_an_installed_scrubctl_renders_a_site_config(installed: Path, tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ GROUPS = {
     "divert": "orchestrator.cli.divert",
     "rtbh": "orchestrator.cli.rtbh",
     "site": "orchestrator.cli.site",
+    "customer": "orchestrator.cli.customer",
     "report": "orchestrator.cli.report",
     "lab": "orchestrator.cli.lab",
 }

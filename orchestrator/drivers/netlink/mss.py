@@ -24,14 +24,11 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
-
-import jinja2
 
 from orchestrator.drivers.netlink.state import Tunnel
 from orchestrator.errors import ScrubError
+from orchestrator.templating import render
 
-TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
 NFT_TABLE = "scrubctl_mss"
 IPT_CHAIN = "SCRUBCTL_MSS"
 _RESTORE = {4: "iptables-legacy-restore", 6: "ip6tables-legacy-restore"}
@@ -74,26 +71,14 @@ def clamps_for(tunnels: Sequence[Tunnel]) -> tuple[MssClamp, ...]:
     )
 
 
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
-
-
 def render_nftables(site: str, clamps: Sequence[MssClamp]) -> str:
-    template = _environment().get_template("nftables/mss.nft.j2")
-    return template.render(site=site, table=NFT_TABLE, clamps=clamps)
+    return render("nftables/mss.nft.j2", site=site, table=NFT_TABLE, clamps=clamps)
 
 
 def render_iptables(site: str, clamps: Sequence[MssClamp], family: int, add_jump: bool) -> str:
     rows = [_FamilyClamp(c.interface, c.mss(family), c.mss(family) + 1) for c in clamps]
-    template = _environment().get_template("iptables/mss.rules.j2")
-    return template.render(
+    return render(
+        "iptables/mss.rules.j2",
         site=site,
         family=family,
         chain=IPT_CHAIN,
