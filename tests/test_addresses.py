@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from orchestrator.domain import parse_address, parse_interface, parse_network
+from orchestrator.domain import PrefixIndex, parse_address, parse_interface, parse_network
 
 Parser = Callable[[object], object]
 
@@ -141,3 +141,35 @@ def test_anything_but_a_plain_address_is_refused(case: str) -> None:
         parser(value)
     assert str(info.value) == message
     assert "\n" not in str(info.value)
+
+
+# --- PrefixIndex: the overlap check of the inventory, without comparing every pair ---
+
+INDEXED = ("10.0.0.0/8", "192.0.2.0/25", "192.0.2.128/26", "2001:db8::/32", "192.0.2.0/24")
+
+OVERLAPS: dict[str, tuple[str, list[str]]] = {
+    "inside_one": ("10.1.0.0/16", ["10.0.0.0/8"]),
+    "covers_several_in_insertion_order": (
+        "192.0.2.0/23",
+        ["192.0.2.0/25", "192.0.2.128/26", "192.0.2.0/24"],
+    ),
+    "equal_and_inside": ("192.0.2.128/26", ["192.0.2.128/26", "192.0.2.0/24"]),
+    "host_inside_two": ("192.0.2.7/32", ["192.0.2.0/25", "192.0.2.0/24"]),
+    "disjoint": ("198.51.100.0/24", []),
+    "other_family": ("::/0", ["2001:db8::/32"]),
+    "everything_v4": (
+        "0.0.0.0/0",
+        ["10.0.0.0/8", "192.0.2.0/25", "192.0.2.128/26", "192.0.2.0/24"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OVERLAPS))
+def test_prefix_index_finds_every_overlap(case: str) -> None:
+    index = PrefixIndex()
+    for i, text in enumerate(INDEXED):
+        index.add(ipaddress.ip_network(text), f"c{i}")
+    query, expected = OVERLAPS[case]
+    found = index.overlapping(ipaddress.ip_network(query))
+    assert [str(prefix) for prefix, _label in found] == expected
+    assert [label for _prefix, label in found] == [f"c{INDEXED.index(p)}" for p in expected]
