@@ -6,6 +6,7 @@ one of these types (ipaddress objects, integers, enums), never a raw string.
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -61,8 +62,8 @@ _COMMUNITY_NAMES = {
     "blackhole": (65535, 666),
     "graceful-shutdown": (65535, 0),
 }
-_COMMUNITY_RE = re.compile(r"^([0-9]{1,5}):([0-9]{1,5})$")
-_LARGE_RE = re.compile(r"^([0-9]{1,10}):([0-9]{1,10}):([0-9]{1,10})$")
+_COMMUNITY_RE = re.compile(r"([0-9]{1,5}):([0-9]{1,5})")
+_LARGE_RE = re.compile(r"([0-9]{1,10}):([0-9]{1,10}):([0-9]{1,10})")
 
 
 @dataclass(frozen=True, order=True)
@@ -77,7 +78,9 @@ class Community:
             raise ValueError(f"community {self.high}:{self.low} out of range (0-65535:0-65535)")
 
     @classmethod
-    def parse(cls, text: str) -> Community:
+    def parse(cls, text: object) -> Community:
+        if type(text) is not str:
+            raise ValueError(f"{text!r} is not a community (write it as text, e.g. '64500:100')")
         if text in _COMMUNITY_NAMES:
             return cls(*_COMMUNITY_NAMES[text])
         match = _COMMUNITY_RE.fullmatch(text)
@@ -103,7 +106,11 @@ class LargeCommunity:
                 raise ValueError(f"large community part {part} out of range (0-4294967295)")
 
     @classmethod
-    def parse(cls, text: str) -> LargeCommunity:
+    def parse(cls, text: object) -> LargeCommunity:
+        if type(text) is not str:
+            raise ValueError(
+                f"{text!r} is not a large community (write it as text, e.g. '64500:1:2')"
+            )
         match = _LARGE_RE.fullmatch(text)
         if not match:
             raise ValueError(f"{text!r} is not a large community (want GLOBAL:LOCAL1:LOCAL2)")
@@ -247,5 +254,107 @@ def contains(outer: IPNetwork, inner: IPNetwork) -> bool:
     return False
 
 
+class PrefixIndex:
+    """Prefixes added so far, each with a label; finds the ones that overlap a new
+    prefix in about log(n) time instead of comparing it with every one of them."""
+
+    def __init__(self) -> None:
+        self._entries: list[tuple[IPNetwork, str]] = []
+        self._by_network: dict[IPNetwork, list[int]] = {}
+        self._lengths: dict[int, set[int]] = {4: set(), 6: set()}
+        self._starts: dict[int, list[tuple[int, int]]] = {4: [], 6: []}  # (first address, index)
+
+    def overlapping(self, prefix: IPNetwork) -> list[tuple[IPNetwork, str]]:
+        """The entries that overlap ``prefix``, in the order they were added."""
+        found: set[int] = set()
+        for length in self._lengths[prefix.version]:  # the ones that contain it
+            if length <= prefix.prefixlen:
+                found.update(self._by_network.get(prefix.supernet(new_prefix=length), ()))
+        starts = self._starts[prefix.version]  # the ones that start inside it
+        low = bisect.bisect_left(starts, (int(prefix.network_address), -1))
+        high = bisect.bisect_right(starts, (int(prefix.broadcast_address), len(self._entries)))
+        found.update(index for _start, index in starts[low:high])
+        return [self._entries[index] for index in sorted(found)]
+
+    def add(self, prefix: IPNetwork, label: str) -> None:
+        index = len(self._entries)
+        self._entries.append((prefix, label))
+        self._by_network.setdefault(prefix, []).append(index)
+        self._lengths[prefix.version].add(prefix.prefixlen)
+        bisect.insort(self._starts[prefix.version], (int(prefix.network_address), index))
+
+
 def host_route(address: IPAddress) -> IPNetwork:
     return ipaddress.ip_network(f"{address}/{HOST_LEN[address.version]}")
+
+
+# --- parsing addresses from outside ----------------------------------------
+#
+# ``ipaddress`` accepts more than an operator should be able to give: IPv6 zone
+# ids with any character after ``%`` (newlines too), integers, bytes, tuples,
+# netmask notation. Every address, prefix and interface that comes from a user
+# or a file goes through these three functions, which take only plain text.
+
+IPInterface: TypeAlias = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+
+_ADDRESS_TEXT = re.compile(r"[0-9A-Fa-f:.]+")
+_WITH_LENGTH = re.compile(r"([0-9A-Fa-f:.]+)/(0|[1-9][0-9]{0,2})")
+_ZONE = re.compile(r"%[^/]*")
+
+
+def _shown(text: str) -> str:
+    """``text`` with control characters escaped, without the quotes of repr()."""
+    return repr(text)[1:-1]
+
+
+def _plain_text(value: object, what: str, example: str) -> str:
+    if type(value) is not str:
+        raise ValueError(
+            f"{value!r} is not {what} (got {type(value).__name__}; "
+            f"write it as text, e.g. {example})"
+        )
+    zone = _ZONE.search(value)
+    if zone:
+        raise ValueError(f"{value!r} has a zone id ({_shown(zone.group())}); give a plain address")
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError(f"{value!r} contains whitespace or a control character")
+    return value
+
+
+def parse_address(value: object) -> IPAddress:
+    """A plain IPv4 or IPv6 address (no zone id, no prefix length)."""
+    text = _plain_text(value, "an IPv4 or IPv6 address", "192.0.2.1")
+    try:
+        if not _ADDRESS_TEXT.fullmatch(text):
+            raise ValueError
+        return ipaddress.ip_address(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IPv4 or IPv6 address") from None
+
+
+def _address_and_length(text: str, what: str) -> None:
+    if _WITH_LENGTH.fullmatch(text):
+        return
+    if "/" not in text:
+        raise ValueError(f"{text!r} has no prefix length (want ADDRESS/LENGTH)")
+    raise ValueError(f"{text!r} is not {what} (want ADDRESS/LENGTH, the length in decimal)")
+
+
+def parse_network(value: object) -> IPNetwork:
+    """A prefix written ``address/length`` with no host bits set."""
+    text = _plain_text(value, "a prefix", "192.0.2.0/24")
+    _address_and_length(text, "a prefix")
+    try:
+        return ipaddress.ip_network(text, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a prefix ({exc})") from None
+
+
+def parse_interface(value: object) -> IPInterface:
+    """An address with its prefix length, ``address/length`` (host bits allowed)."""
+    text = _plain_text(value, "an address with prefix length", "192.0.2.1/30")
+    _address_and_length(text, "an address with prefix length")
+    try:
+        return ipaddress.ip_interface(text)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not an address with prefix length ({exc})") from None

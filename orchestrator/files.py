@@ -11,21 +11,61 @@ from typing import Any
 
 from orchestrator.errors import InvalidInput
 
+MAX_YAML_BYTES = 4 * 1024 * 1024  # an inventory of a thousand customers is under 1 MiB
 
-def read_yaml(path: Path, what: str) -> Any:
-    import yaml  # only commands that read a file need it (not `divert start`)
 
+def _one_line(text: str) -> str:
+    """``text`` on one line, any control character escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in " ".join(text.split()))
+
+
+def _read_text(path: Path, what: str) -> str:
+    """At most ``MAX_YAML_BYTES`` of UTF-8 text (``/dev/zero`` ends at the limit)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(MAX_YAML_BYTES + 1)
     except OSError as exc:
         raise InvalidInput(f"cannot read {what}: {exc.strerror}", where=str(path)) from None
+    if len(data) > MAX_YAML_BYTES:
+        raise InvalidInput(f"{what} is larger than {MAX_YAML_BYTES // 2**20} MiB", where=str(path))
     try:
-        return yaml.safe_load(text)
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InvalidInput(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x})", where=f"{path}:{line}"
+        ) from None
+
+
+def read_yaml(path: Path, what: str) -> Any:
+    """One document of strict YAML (see ``orchestrator.strict_yaml``); every
+    problem is an ``InvalidInput`` naming the file and, where known, the line."""
+    import yaml  # only commands that read a file need it (not `divert start`)
+
+    from orchestrator import strict_yaml
+
+    text = _read_text(path, what)
+    bad = yaml.reader.Reader.NON_PRINTABLE.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        raise InvalidInput(
+            f"contains the control character U+{ord(bad.group()):04X}", where=f"{path}:{line}"
+        )
+    try:
+        return strict_yaml.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        if context:  # "while parsing a block mapping", "expected a single document"
+            problem = f"{context}{',' if problem.startswith('but ') else ':'} {problem}"
+        if not isinstance(exc, strict_yaml.StrictYAMLError):
+            problem = f"not valid YAML ({problem})"
+        raise InvalidInput(_one_line(problem), where=where) from None
+    except (RecursionError, ValueError, OverflowError, MemoryError) as exc:
         raise InvalidInput(
-            f"not valid YAML ({getattr(exc, 'problem', exc)})", where=where
+            f"not valid YAML ({type(exc).__name__}: {_one_line(str(exc))})", where=str(path)
         ) from None
 
 

@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    Strict,
     ValidationError,
     field_validator,
     model_validator,
@@ -27,73 +28,54 @@ from orchestrator.domain import (
     MAX_SCRUB_LEN,
     Community,
     IPAddress,
+    IPInterface,
     IPNetwork,
     LargeCommunity,
     Mode,
+    PrefixIndex,
     Role,
     contains,
+    host_route,
+    parse_address,
+    parse_interface,
+    parse_network,
     reserved_overlap,
 )
 from orchestrator.errors import InvalidInput
 from orchestrator.files import read_yaml
 
-
-def _community(value: Any) -> Any:
-    return Community.parse(value) if isinstance(value, str) else value
-
-
-def _large_community(value: Any) -> Any:
-    return LargeCommunity.parse(value) if isinstance(value, str) else value
-
-
-def _network(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return ipaddress.ip_network(value, strict=True)
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not a network with prefix length ({exc})") from None
-    return value
-
-
-def _address(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return ipaddress.ip_address(value)
-        except ValueError:
-            raise ValueError(f"{value!r} is not an IPv4 or IPv6 address") from None
-    return value
-
-
-def _interface(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return ipaddress.ip_interface(value)
-        except ValueError:
-            raise ValueError(f"{value!r} is not an address with prefix length") from None
-    return value
-
-
 CommunityField = Annotated[
-    Community, BeforeValidator(_community), PlainSerializer(str, return_type=str)
+    Community, BeforeValidator(Community.parse), PlainSerializer(str, return_type=str)
 ]
 LargeCommunityField = Annotated[
-    LargeCommunity, BeforeValidator(_large_community), PlainSerializer(str, return_type=str)
+    LargeCommunity, BeforeValidator(LargeCommunity.parse), PlainSerializer(str, return_type=str)
 ]
 NetworkField = Annotated[
-    IPNetwork, BeforeValidator(_network), PlainSerializer(str, return_type=str)
+    IPNetwork, BeforeValidator(parse_network), PlainSerializer(str, return_type=str)
 ]
 AddressField = Annotated[
-    IPAddress, BeforeValidator(_address), PlainSerializer(str, return_type=str)
+    IPAddress, BeforeValidator(parse_address), PlainSerializer(str, return_type=str)
 ]
 InterfaceField = Annotated[
-    ipaddress.IPv4Interface | ipaddress.IPv6Interface,
-    BeforeValidator(_interface),
-    PlainSerializer(str, return_type=str),
+    IPInterface, BeforeValidator(parse_interface), PlainSerializer(str, return_type=str)
 ]
-Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
-IfName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")]
-EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
-ASN = Annotated[int, Field(ge=1, le=4294967294)]
+# Strict scalars: YAML's `yes`, `1.0` or "64500" are not integers, "yes" is not a
+# boolean; a whole number is a fine float (interval: 2), a boolean is not.
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+Bool = Annotated[bool, Strict()]
+Text = Annotated[str, Strict()]
+Name = Annotated[Text, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+IfName = Annotated[Text, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")]
+EnvName = Annotated[Text, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+ASN = Annotated[Int, Field(ge=1, le=4294967294)]
+
+
+def _router_id(value: Any) -> ipaddress.IPv4Address:
+    address = parse_address(value)
+    if not isinstance(address, ipaddress.IPv4Address):
+        raise ValueError(f"{address} is not an IPv4 address (a BGP router id is 32 bits)")
+    return address
 
 
 class _Model(BaseModel):
@@ -122,7 +104,7 @@ class Peer(_Model):
     address: AddressField
     local_address: AddressField | None = None
     asn: ASN
-    max_prefix: Annotated[int, Field(ge=1, le=10_000_000)] = 1000
+    max_prefix: Annotated[Int, Field(ge=1, le=10_000_000)] = 1000
     rtbh: RtbhSupport | None = None
     md5: SecretRef | None = None
     # what the session negotiates (default: its own IP version); list the other one too
@@ -142,13 +124,13 @@ class Peer(_Model):
 
 
 class Site(_Model):
-    router_id: Annotated[ipaddress.IPv4Address, BeforeValidator(_address)]
+    router_id: Annotated[ipaddress.IPv4Address, BeforeValidator(_router_id)]
     asn: ASN | None = None  # default: policy.asn
-    capacity_gbps: Annotated[float, Field(gt=0)] | None = None
+    capacity_gbps: Annotated[Float, Field(gt=0)] | None = None
     peers: Annotated[tuple[Peer, ...], Field(min_length=1)]
     # Return paths: traffic arriving on these interfaces is routed by return_table.
     upstream_interfaces: tuple[IfName, ...] = ()
-    return_table: Annotated[int, Field(ge=1, le=0xFFFFFFFF)] = 4200
+    return_table: Annotated[Int, Field(ge=1, le=0xFFFFFFFF)] = 4200
 
     @field_validator("upstream_interfaces")
     @classmethod
@@ -168,7 +150,7 @@ class Site(_Model):
 
 class AuthorisedPrefix(_Model):
     prefix: NetworkField
-    max_length: Annotated[int, Field(ge=0, le=128)] | None = None  # default: prefix length
+    max_length: Annotated[Int, Field(ge=0, le=128)] | None = None  # default: prefix length
 
     @property
     def longest(self) -> int:
@@ -182,19 +164,19 @@ class CustomerSite(_Model):
 
 class HealthCheck(_Model):
     target: AddressField
-    interval: Annotated[float, Field(ge=0.1, le=60)] = 1.0
-    threshold: Annotated[int, Field(ge=1, le=100)] = 3
+    interval: Annotated[Float, Field(ge=0.1, le=60)] = 1.0
+    threshold: Annotated[Int, Field(ge=1, le=100)] = 3
 
 
 class GreReturnPath(_Model):
     kind: Literal["gre"]
     local: AddressField
     remote: AddressField
-    key: Annotated[int, Field(ge=0, le=0xFFFFFFFF)] | None = None
+    key: Annotated[Int, Field(ge=0, le=0xFFFFFFFF)] | None = None
     inner_local: InterfaceField
     inner_remote: AddressField
-    mtu: Annotated[int, Field(ge=1280, le=9000)] | None = None  # default from overhead
-    ttl: Annotated[int, Field(ge=1, le=255)] = 64
+    mtu: Annotated[Int, Field(ge=1280, le=9000)] | None = None  # default from overhead
+    ttl: Annotated[Int, Field(ge=1, le=255)] = 64
     health: HealthCheck | None = None
 
     @property
@@ -230,13 +212,13 @@ ReturnPath: TypeAlias = Annotated[GreReturnPath | DedicatedReturnPath, Field(dis
 class Customer(_Model):
     asn: ASN
     mode: Mode = Mode.ON_DEMAND
-    origin_preserving: bool = True
-    rtbh_last_resort: bool = False
+    origin_preserving: Bool = True
+    rtbh_last_resort: Bool = False
     prefixes: Annotated[tuple[AuthorisedPrefix, ...], Field(min_length=1)]
     sites: Annotated[tuple[CustomerSite, ...], Field(min_length=1)]
     communities: tuple[CommunityField, ...] = ()
     large_communities: tuple[LargeCommunityField, ...] = ()
-    med: Annotated[int, Field(ge=0, le=0xFFFFFFFF)] | None = None
+    med: Annotated[Int, Field(ge=0, le=0xFFFFFFFF)] | None = None
     return_paths: dict[Name, ReturnPath] = Field(default_factory=dict)
 
     def role_at(self, site: str) -> Role | None:
@@ -256,8 +238,8 @@ class Customer(_Model):
 class RtbhPolicy(_Model):
     """Shortest RTBH prefix allowed; host routes only unless widened here."""
 
-    min_length_v4: Annotated[int, Field(ge=24, le=32)] = 32
-    min_length_v6: Annotated[int, Field(ge=48, le=128)] = 128
+    min_length_v4: Annotated[Int, Field(ge=24, le=32)] = 32
+    min_length_v6: Annotated[Int, Field(ge=48, le=128)] = 128
 
     def min_length(self, version: int) -> int:
         return self.min_length_v4 if version == 4 else self.min_length_v6
@@ -265,11 +247,11 @@ class RtbhPolicy(_Model):
 
 class Policy(_Model):
     asn: ASN
-    allow_reserved_prefixes: bool = False
+    allow_reserved_prefixes: Bool = False
     communities: tuple[CommunityField, ...] = ()
     large_communities: tuple[LargeCommunityField, ...] = ()
-    drain_time: Annotated[int, Field(ge=0, le=86_400)] = 300
-    backup_prepend: Annotated[int, Field(ge=0, le=10)] = 2
+    drain_time: Annotated[Int, Field(ge=0, le=86_400)] = 300
+    backup_prepend: Annotated[Int, Field(ge=0, le=10)] = 2
     rtbh: RtbhPolicy = RtbhPolicy()
 
 
@@ -310,13 +292,22 @@ def _pydantic_errors(exc: ValidationError) -> list[InvalidInput]:
         ):
             continue  # "at least 1 item after validation": its bad item is reported already
         message = str(err["msg"]).removeprefix("Value error, ")
-        errors.append(InvalidInput(message, where=_location(tuple(err["loc"]))))
+        errors.append(InvalidInput(message, where=_location(tuple(err["loc"])), hint=_got(err)))
     return errors
+
+
+def _got(err: Any) -> str:
+    """For a wrong type (``asn: yes``, ``asn: "64500"``), the value that was given."""
+    value = err.get("input")
+    if not str(err["type"]).endswith("_type") or not isinstance(value, str | int | float):
+        return ""
+    shown = repr(value)
+    return f"got {type(value).__name__} {shown if len(shown) <= 40 else shown[:36] + '...'}"
 
 
 def _check_prefixes(inv: Inventory) -> list[InvalidInput]:
     errors: list[InvalidInput] = []
-    owners: list[tuple[IPNetwork, str]] = []
+    owners = PrefixIndex()
     for cname, customer in inv.customers.items():
         for i, entry in enumerate(customer.prefixes):
             where = f"customers.{cname}.prefixes[{i}]"
@@ -345,15 +336,13 @@ def _check_prefixes(inv: Inventory) -> list[InvalidInput]:
                         hint="set policy.allow_reserved_prefixes for a lab",
                     )
                 )
-            for other, owner in owners:
-                if other.version == prefix.version and other.overlaps(prefix):
-                    errors.append(
-                        InvalidInput(
-                            f"{prefix} overlaps {other} of customer {owner}",
-                            where=f"{where}.prefix",
-                        )
+            for other, owner in owners.overlapping(prefix):
+                errors.append(
+                    InvalidInput(
+                        f"{prefix} overlaps {other} of customer {owner}", where=f"{where}.prefix"
                     )
-            owners.append((prefix, cname))
+                )
+            owners.add(prefix, cname)
     return errors
 
 
@@ -392,23 +381,25 @@ def _check_references(inv: Inventory) -> list[InvalidInput]:
 
 def _check_gre_loops(inv: Inventory) -> list[InvalidInput]:
     """Always-on prefixes are diverted all the time: no GRE endpoint may sit in them."""
+    always_on: dict[str, PrefixIndex] = {site: PrefixIndex() for site in inv.sites}
+    for oname, other in inv.customers.items():
+        if other.mode is Mode.ALWAYS_ON:
+            for entry in other.sites:
+                for authorised in other.prefixes:
+                    always_on.setdefault(entry.site, PrefixIndex()).add(authorised.prefix, oname)
     errors: list[InvalidInput] = []
     for cname, customer in inv.customers.items():
         for site, path in customer.return_paths.items():
-            if not isinstance(path, GreReturnPath):
+            if not isinstance(path, GreReturnPath) or site not in always_on:
                 continue
-            for oname, other in inv.customers.items():
-                if other.mode is not Mode.ALWAYS_ON or other.role_at(site) is None:
-                    continue
-                for entry in other.prefixes:
-                    if path.remote in entry.prefix:
-                        errors.append(
-                            InvalidInput(
-                                f"GRE endpoint {path.remote} lies inside {entry.prefix}, "
-                                f"which {oname} always diverts to {site}: the tunnel would loop",
-                                where=f"customers.{cname}.return_paths.{site}.remote",
-                            )
-                        )
+            for prefix, oname in always_on[site].overlapping(host_route(path.remote)):
+                errors.append(
+                    InvalidInput(
+                        f"GRE endpoint {path.remote} lies inside {prefix}, "
+                        f"which {oname} always diverts to {site}: the tunnel would loop",
+                        where=f"customers.{cname}.return_paths.{site}.remote",
+                    )
+                )
     return errors
 
 

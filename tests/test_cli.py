@@ -15,6 +15,7 @@ from typer.testing import CliRunner, Result
 
 from orchestrator.cli.main import app
 from orchestrator.errors import ExitCode
+from orchestrator.files import MAX_YAML_BYTES
 from orchestrator.service import observed
 from orchestrator.store.db import Database
 
@@ -602,6 +603,37 @@ BAD_COMMANDS = {
         ExitCode.INVALID,
         "error: --since: '2026-01-01T00:00:00' has no time zone (add Z or +00:00)",
     ),
+    # An IPv6 zone id (anything after %, newlines too) once passed and crashed every agent.
+    "zone_id_in_prefix": (
+        ["divert", "start", "acme", "-r", "x", "-p", "2001:db8:100::%0/48"],
+        ExitCode.INVALID,
+        "error: --prefix[0]: '2001:db8:100::%0/48' has a zone id (%0); give a plain address",
+    ),
+    "zone_id_in_target": (
+        ["divert", "start", "acme", "-r", "x", "-t", "2001:db8:100::7%eth0"],
+        ExitCode.INVALID,
+        "error: --target[0]: '2001:db8:100::7%eth0' has a zone id (%eth0); give a plain address",
+    ),
+    "newline_after_zone_in_target": (
+        ["divert", "start", "acme", "-r", "x", "-t", "2001:db8:100::7%\nshutdown"],
+        ExitCode.INVALID,
+        "error: --target[0]: '2001:db8:100::7%\\nshutdown' has a zone id (%\\nshutdown)",
+    ),
+    "zone_id_in_rtbh_add": (
+        ["rtbh", "add", "2001:db8:100::7%eth0", "-r", "x", "-e", "1h", "--force"],
+        ExitCode.INVALID,
+        "error: HOST: '2001:db8:100::7%eth0' has a zone id (%eth0); give a plain address",
+    ),
+    "zone_id_in_standby_rtbh_add": (
+        ["rtbh", "add", "2001:db8:100::7%0", "-r", "x", "-e", "1h"],
+        ExitCode.INVALID,
+        "error: HOST: '2001:db8:100::7%0' has a zone id (%0); give a plain address",
+    ),
+    "zone_id_in_rtbh_remove": (
+        ["rtbh", "remove", "203.0.113.7%eth0", "-r", "x"],
+        ExitCode.INVALID,
+        "error: HOST: '203.0.113.7%eth0' has a zone id (%eth0); give a plain address",
+    ),
 }
 
 
@@ -665,6 +697,65 @@ BAD_INVENTORIES = {
         "error: policy.drain_tme: Extra inputs are not permitted",
     ),
     "missing_file": (None, ExitCode.INVALID, "error: {file}: cannot read inventory"),
+    "zone_id_in_peer_address": (
+        _edit('address: "2001:db8:ffff:1::1"', 'address: "2001:db8:ffff:1::1%\\n  x"'),
+        ExitCode.INVALID,
+        "error: sites.fra.peers[1].address: '2001:db8:ffff:1::1%\\n  x' has a zone id",
+    ),
+    "not_utf8": (
+        _edit("transit-b", "transit-\xe9").encode("latin-1"),
+        ExitCode.INVALID,
+        "error: {file}:18: not UTF-8 text (byte 0xe9)",
+    ),
+    "over_the_size_limit": (
+        b"#" * MAX_YAML_BYTES + b"\n",
+        ExitCode.INVALID,
+        "error: {file}: inventory is larger than 4 MiB",
+    ),
+    "alias_bomb": (
+        'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+        + "".join(
+            f"{n}: &{n} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n"
+            for n, p in zip("bcdefghi", "abcdefgh", strict=True)
+        ),
+        ExitCode.INVALID,
+        "error: {file}:1: YAML anchors are not allowed (&a); write the value out",
+    ),
+    "merge_key": (
+        _edit("drain_time: 300", "drain_time: 300\n  <<: {drain_time: 0}"),
+        ExitCode.INVALID,
+        "error: {file}:7: YAML merge keys (<<) are not allowed",
+    ),
+    "duplicate_key": (
+        _edit("drain_time: 300", "drain_time: 300\n  asn: 64511"),
+        ExitCode.INVALID,
+        "error: {file}:7: duplicate key 'asn' (first on line 3)",
+    ),
+    "deep_nesting": (
+        "policy: " + "[" * 500 + "]" * 500 + "\n",
+        ExitCode.INVALID,
+        "error: {file}:1: nested more than 64 levels deep",
+    ),
+    "huge_integer": (
+        _edit("asn: 64500", "asn: " + "9" * 5000),
+        ExitCode.INVALID,
+        "error: {file}:3: an integer of 5000 characters is too long (at most 100)",
+    ),
+    "asn_invalid_date": (
+        _edit("asn: 64500", "asn: 2024-13-45"),
+        ExitCode.INVALID,
+        "error: policy.asn: Input should be a valid integer (got str '2024-13-45')",
+    ),
+    "asn_yes": (
+        _edit("asn: 64500", "asn: yes"),
+        ExitCode.INVALID,
+        "error: policy.asn: Input should be a valid integer (got str 'yes')",
+    ),
+    "asn_sexagesimal": (
+        _edit("asn: 64500", "asn: 1:2:3"),
+        ExitCode.INVALID,
+        "error: policy.asn: Input should be a valid integer (got str '1:2:3')",
+    ),
 }
 
 
@@ -672,7 +763,9 @@ BAD_INVENTORIES = {
 def test_bad_inventory_changes_nothing(case: str, loaded: Run, db_url: str, tmp_path: Path) -> None:
     text, code, line = BAD_INVENTORIES[case]
     path = tmp_path / "bad.yml"
-    if text is not None:
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    elif text is not None:
         path.write_text(text, encoding="utf-8")
     before = dump_db(db_url)
     result = loaded("inventory", "apply", str(path))
@@ -688,6 +781,15 @@ def test_actor_from_the_environment_ending_in_newline_is_refused(
     result = loaded("divert", "start", "acme", "-r", "x")
     assert_one_clean_error(
         result, ExitCode.INVALID, "error: SCRUBCTL_ACTOR: 'tester\\n' is not a valid name"
+    )
+    assert dump_db(db_url) == before
+
+
+def test_endless_inventory_is_read_only_up_to_the_limit(loaded: Run, db_url: str) -> None:
+    before = dump_db(db_url)
+    result = loaded("inventory", "apply", "/dev/zero")
+    assert_one_clean_error(
+        result, ExitCode.INVALID, "error: /dev/zero: inventory is larger than 4 MiB"
     )
     assert dump_db(db_url) == before
 

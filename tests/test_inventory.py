@@ -59,8 +59,8 @@ CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
     "bad_prefix": (
         {"customers.acme.prefixes[1].prefix": "2001:db8:100::/129"},
         [
-            "customers.acme.prefixes[1].prefix: '2001:db8:100::/129' is not a network with "
-            "prefix length ('2001:db8:100::/129' does not appear to be an IPv4 or IPv6 network)"
+            "customers.acme.prefixes[1].prefix: '2001:db8:100::/129' is not a prefix "
+            "('2001:db8:100::/129' does not appear to be an IPv4 or IPv6 network)"
         ],
     ),
     "v6_too_long": (
@@ -152,6 +152,148 @@ CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
         ["policy.rtbh.min_length_v4: Input should be greater than or equal to 24"],
     ),
 }
+
+GRE = {
+    "kind": "gre",
+    "local": "192.0.2.1",
+    "remote": "198.51.100.1",
+    "inner_local": "192.0.2.161/30",
+    "inner_remote": "192.0.2.162",
+}
+
+
+def _zone(value: str, zone: str = "%eth0") -> str:
+    return f"'{value}' has a zone id ({zone}); give a plain address"
+
+
+# Every field that holds an address refuses an IPv6 zone id (ipaddress accepts any
+# character after %, newlines too: one in a peer address broke ExaBGP's config).
+CASES.update(
+    {
+        "zone_peer_address": (
+            {"sites.fra.peers[0].address": "fe80::1%eth0"},
+            ["sites.fra.peers[0].address: " + _zone("fe80::1%eth0")],
+        ),
+        "zone_newline_peer_address": (
+            {"sites.fra.peers[0].address": "2001:db8::1%\n}"},
+            [
+                "sites.fra.peers[0].address: '2001:db8::1%\\n}' has a zone id (%\\n}); "
+                "give a plain address"
+            ],
+        ),
+        "zone_local_address": (
+            {
+                "sites.fra.peers[0].address": "2001:db8::1",
+                "sites.fra.peers[0].local_address": "fe80::2%1",
+            },
+            ["sites.fra.peers[0].local_address: " + _zone("fe80::2%1", "%1")],
+        ),
+        "zone_router_id": (
+            {"sites.fra.router_id": "fe80::1%eth0"},
+            ["sites.fra.router_id: " + _zone("fe80::1%eth0")],
+        ),
+        "zone_prefix": (
+            {"customers.acme.prefixes[1].prefix": "2001:db8:100::%0/48"},
+            ["customers.acme.prefixes[1].prefix: " + _zone("2001:db8:100::%0/48", "%0")],
+        ),
+        "zone_next_hop": (
+            {"customers.acme.return_paths.fra.next_hop": "fe80::1%eth3"},
+            ["customers.acme.return_paths.fra.next_hop: " + _zone("fe80::1%eth3", "%eth3")],
+        ),
+        "zone_health_target": (
+            {"customers.acme.return_paths.fra.health": {"target": "fe80::1%eth0"}},
+            ["customers.acme.return_paths.fra.health.target: " + _zone("fe80::1%eth0")],
+        ),
+        "zone_gre_local": (
+            {"customers.acme.return_paths.fra": {**GRE, "local": "fe80::1%eth0"}},
+            ["customers.acme.return_paths.fra.local: " + _zone("fe80::1%eth0")],
+        ),
+        "zone_gre_remote": (
+            {"customers.acme.return_paths.fra": {**GRE, "remote": "fe80::1%eth0"}},
+            ["customers.acme.return_paths.fra.remote: " + _zone("fe80::1%eth0")],
+        ),
+        "zone_gre_inner_local": (
+            {"customers.acme.return_paths.fra": {**GRE, "inner_local": "fe80::1%eth0/64"}},
+            ["customers.acme.return_paths.fra.inner_local: " + _zone("fe80::1%eth0/64")],
+        ),
+        "zone_gre_inner_remote": (
+            {"customers.acme.return_paths.fra": {**GRE, "inner_remote": "fe80::2%eth0"}},
+            ["customers.acme.return_paths.fra.inner_remote: " + _zone("fe80::2%eth0")],
+        ),
+        "address_as_number": (
+            {"sites.fra.peers[0].address": 1},
+            [
+                "sites.fra.peers[0].address: 1 is not an IPv4 or IPv6 address "
+                "(got int; write it as text, e.g. 192.0.2.1)"
+            ],
+        ),
+        "prefix_as_number": (
+            {"customers.acme.prefixes[0].prefix": 3405803776},
+            [
+                "customers.acme.prefixes[0].prefix: 3405803776 is not a prefix "
+                "(got int; write it as text, e.g. 192.0.2.0/24)"
+            ],
+        ),
+        "router_id_v6": (
+            {"sites.fra.router_id": "2001:db8::1"},
+            [
+                "sites.fra.router_id: 2001:db8::1 is not an IPv4 address "
+                "(a BGP router id is 32 bits)"
+            ],
+        ),
+        "community_with_newline": (
+            {"customers.acme.communities": ["64500:1\n"]},
+            [
+                "customers.acme.communities[0]: '64500:1\\n' is not a community "
+                "(want ASN:VALUE or a well-known name)"
+            ],
+        ),
+        "community_as_number": (
+            {"customers.acme.communities": [64500]},
+            [
+                "customers.acme.communities[0]: 64500 is not a community "
+                "(write it as text, e.g. '64500:100')"
+            ],
+        ),
+    }
+)
+
+# Strict types: YAML 1.1 reads `asn: yes` as true, which pydantic took for AS 1.
+STRICT = {
+    "customers.acme.asn": ("integer", [True, 64496.0, "64496", "yes"]),
+    "sites.fra.peers[0].max_prefix": ("integer", [True, 10.0, "10"]),
+    "customers.acme.med": ("integer", [False, "5"]),
+    "customers.acme.prefixes[0].max_length": ("integer", [24.0]),
+    "policy.drain_time": ("integer", ["300"]),
+    "customers.acme.origin_preserving": ("boolean", ["yes", 1, "true"]),
+    "policy.allow_reserved_prefixes": ("boolean", [1]),
+    "sites.fra.capacity_gbps": ("number", [True, "10"]),
+}
+for path, (kind, values) in STRICT.items():
+    for value in values:
+        got = f"{type(value).__name__} {value!r}"
+        CASES[f"strict_{path}={value!r}"] = (
+            {path: value},
+            [f"{path}: Input should be a valid {kind} (got {got})"],
+        )
+
+
+def test_whole_numbers_are_fine_floats() -> None:
+    data = copy.deepcopy(BASE)
+    data["sites"]["fra"]["capacity_gbps"] = 10
+    data["customers"]["acme"]["return_paths"]["fra"]["health"] = {
+        "target": "192.0.2.130",
+        "interval": 2,
+    }
+    inv = parse_inventory(data)
+    assert inv.sites["fra"].capacity_gbps == 10.0
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan")])
+def test_floats_must_be_finite(value: float) -> None:
+    assert errors_for({"sites.fra.capacity_gbps": value}) == [
+        "sites.fra.capacity_gbps: Input should be a finite number"
+    ]
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

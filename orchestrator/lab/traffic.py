@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestrator.domain import parse_address
 from orchestrator.errors import InvalidInput
 from orchestrator.lab.expect import wait_until
 from orchestrator.lab.rundir import RunDir
@@ -81,9 +82,9 @@ def server_address(topology: Topology) -> ipaddress.IPv4Address:
 def check_target(topology: Topology, target: str) -> str:
     """``target`` must be an address configured on a lab node."""
     try:
-        address = ipaddress.ip_address(target)
-    except ValueError:
-        raise InvalidInput(f"{target!r} is not an IP address", where="--target") from None
+        address = parse_address(target)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), where="--target") from None
     if topology.owner_of(address) is None:
         raise InvalidInput(
             f"{address} is not an address of any lab node", where="--target",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from orchestrator import domain
 from orchestrator.domain import MAX_SCRUB_LEN, IPAddress, IPNetwork, Mode
 from orchestrator.errors import InvalidInput, NotFound
 from orchestrator.inventory import Customer, Inventory
@@ -38,16 +38,16 @@ class _Valid:
 
 def parse_prefix(text: str, where: str) -> IPNetwork:
     try:
-        return ipaddress.ip_network(text, strict=True)
+        return domain.parse_network(text)
     except ValueError as exc:
-        raise InvalidInput(f"{text!r} is not a prefix ({exc})", where=where) from None
+        raise InvalidInput(str(exc), where=where) from None
 
 
 def parse_address(text: str, where: str) -> IPAddress:
     try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        raise InvalidInput(f"{text!r} is not an IPv4 or IPv6 address", where=where) from None
+        return domain.parse_address(text)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), where=where) from None
 
 
 def customer_or_fail(inv: Inventory, name: str) -> Customer:

@@ -8,13 +8,12 @@ and an expiry: RTBH completes the attacker's job for that host.
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
-from orchestrator.domain import HOST_LEN, IPNetwork
+from orchestrator.domain import IPNetwork, host_route, parse_address, parse_network
 from orchestrator.errors import InvalidInput, NotFound
 from orchestrator.inventory import Inventory
 from orchestrator.planner import owner_of
@@ -27,12 +26,11 @@ from orchestrator.store.models import RtbhRow
 def parse_host(text: str, where: str = "HOST") -> IPNetwork:
     """An address (taken as a host route) or a prefix with no host bits set."""
     try:
-        if "/" in text:
-            return ipaddress.ip_network(text, strict=True)
-        address = ipaddress.ip_address(text)
+        if isinstance(text, str) and "/" in text:
+            return parse_network(text)
+        return host_route(parse_address(text))
     except ValueError as exc:
-        raise InvalidInput(f"{text!r} is not an address or prefix ({exc})", where=where) from None
-    return ipaddress.ip_network(f"{address}/{HOST_LEN[address.version]}")
+        raise InvalidInput(str(exc), where=where) from None
 
 
 def validate(inv: Inventory, prefix: IPNetwork, *, forced: bool) -> str:

@@ -78,8 +78,10 @@ def test_target_must_be_a_lab_address() -> None:
     assert traffic.check_target(topo, "203.0.113.10") == "203.0.113.10"
     with pytest.raises(InvalidInput, match="not an address of any lab node"):
         traffic.check_target(topo, "8.8.8.8")
-    with pytest.raises(InvalidInput, match="is not an IP address"):
+    with pytest.raises(InvalidInput, match="is not an IPv4 or IPv6 address"):
         traffic.check_target(topo, "example.com")
+    with pytest.raises(InvalidInput, match="has a zone id"):
+        traffic.check_target(topo, "fe80::1%eth0")
 
 
 def test_attack_is_bounded() -> None:
