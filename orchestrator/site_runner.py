@@ -137,13 +137,16 @@ class SiteRunner:
         established = False
         while True:
             try:
-                return process.wait(timeout=SESSION_POLL)
+                code = process.wait(timeout=SESSION_POLL)
             except subprocess.TimeoutExpired:
-                pass
+                code = None
+            # once more after the exit: a session recorded since the last look counts
             if not established and self._established():
                 established = True
                 self.backoff.established()
                 log.info("a BGP session of site %s is established", self.site)
+            if code is not None:
+                return code
 
     def _established(self) -> bool:
         try:

@@ -69,9 +69,13 @@ class RecordingBackoff(RestartBackoff):
 
 
 @pytest.mark.parametrize(
-    ("session_up", "waits"),
-    [(True, [0.05, 0.05, 0.05]), (False, [0.05, 0.1, 0.2])],
-    ids=["session-up-each-run", "never-up"],
+    ("session_up", "poll", "waits"),
+    [
+        (True, 0.05, [0.05, 0.05, 0.05]),
+        (False, 0.05, [0.05, 0.1, 0.2]),
+        (True, 10.0, [0.05, 0.05, 0.05]),  # recorded after the last look, before the exit
+    ],
+    ids=["session-up-each-run", "never-up", "up-between-looks"],
 )
 def test_the_runner_resets_the_back_off_once_the_agent_records_a_session(
     db: Database,
@@ -79,10 +83,11 @@ def test_the_runner_resets_the_back_off_once_the_agent_records_a_session(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     session_up: bool,
+    poll: float,
     waits: list[float],
 ) -> None:
-    """A stand-in for ExaBGP lives 0.4 s; in one case its agent records a session."""
-    monkeypatch.setattr(site_runner, "SESSION_POLL", 0.05)
+    """A stand-in for ExaBGP lives 0.4 s; in two cases its agent records a session."""
+    monkeypatch.setattr(site_runner, "SESSION_POLL", poll)
 
     def start(_conf: Path, _env: Path) -> subprocess.Popen[bytes]:
         process = subprocess.Popen(["sleep", "0.4"])
