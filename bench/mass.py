@@ -83,7 +83,7 @@ def raw_commands(count: int) -> list[str]:
     if len(routes) != count:
         raise BenchError(f"the planner made {len(routes)} routes for {count} prefixes")
     peer = ipaddress.ip_address(RAW_TRANSIT_ADDRESS)
-    return [line for line, _chunk in announce_commands(peer, routes)]
+    return [line for line, _chunk in announce_commands(peer, routes).commands]
 
 
 # --- CPU accounting -------------------------------------------------------------

@@ -83,10 +83,10 @@ def phases(size: int, workdir: Path) -> list[tuple[str, float]]:
                                                      snap.observed, now))  # fmt: skip
     wanted = timed(out, "agent: desired()", lambda: agent.desired(snap.inventory, result))
     peer = ipaddress.ip_address(TRANSIT_ADDRESS)
-    commands = timed(out, "agent: announce_commands()",
-                     lambda: list(announce_commands(peer, wanted[peer].values())))  # fmt: skip
-    out.append(("  commands to send", -len(commands)))
     routes = list(wanted[peer].values())
+    commands = timed(out, "agent: announce_commands()",
+                     lambda: announce_commands(peer, routes).commands)  # fmt: skip
+    out.append(("  commands to send", -len(commands)))
     timed(out, "agent: record_routes() (after the last ack)",
           lambda: observed.record_routes(db, SITE, "transit", routes, [], now))  # fmt: skip
     db.dispose()

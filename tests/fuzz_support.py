@@ -180,7 +180,10 @@ def assert_sends_cleanly(url: str) -> None:
             addresses = {p.name: p.address for p in snap.inventory.sites[site].peers}
             for planned in result.routes.get(site, ()):
                 for peer in planned.peers:
-                    list(announce_commands(addresses[peer], [planned.route]))
-                    list(withdraw_commands(addresses[peer], [planned.route.prefix]))
+                    announced = announce_commands(addresses[peer], [planned.route])
+                    withdrawn = withdraw_commands(addresses[peer], [planned.route.prefix])
+                    assert not announced.refused, announced.refused
+                    assert not withdrawn.refused, withdrawn.refused
+                    assert len(announced.commands) == len(withdrawn.commands) == 1
     finally:
         db.dispose()

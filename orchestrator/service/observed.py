@@ -48,6 +48,13 @@ def record_session(
                          target=f"{site}/{peer}", reason=reason)  # fmt: skip
 
 
+def site_established(db: Database, site: str) -> bool:
+    """Whether any BGP session of ``site`` is recorded as established."""
+    query = select(SessionRow.peer).where(SessionRow.site == site, SessionRow.established)
+    with db.read() as session:
+        return session.scalars(query.limit(1)).first() is not None
+
+
 def mark_site_down(
     db: Database, site: str, peers: Iterable[str], reason: str, now: datetime
 ) -> None:

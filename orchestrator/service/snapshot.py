@@ -1,4 +1,10 @@
-"""Read the database into the planner's typed inputs (and nothing else)."""
+"""Read the database into the planner's typed inputs (and nothing else).
+
+Every stored value is parsed again on the way out. A row that does not parse
+(written behind the service's back, or by a buggy version) is skipped and
+named in ``Snapshot.problems``, so one bad row never stops the plan for every
+other customer; the agent reports each problem as an ``agent.error`` event.
+"""
 
 from __future__ import annotations
 
@@ -49,16 +55,40 @@ def load_inventory(session: Session) -> Inventory:
         ) from None
 
 
-def diversion_from_row(row: DiversionRow) -> Diversion:
+def diversion_from_row(row: DiversionRow, problems: list[str]) -> Diversion | None:
+    """The typed diversion, or None if one of its prefixes does not parse (dropping
+    the prefix could widen the diversion to every prefix of the customer). A target
+    that does not parse is left out (a target only adds RTBH as the last resort; the
+    diversion still protects the customer). Either way ``problems`` names it."""
+    where = f"diversions[{row.id}]"
+    targets = []
+    for i, text in enumerate(row.targets):
+        try:
+            targets.append(ipaddress.ip_address(text))
+        except ValueError as exc:
+            problems.append(_problem(f"{where}.targets[{i}]", text, exc, "target ignored"))
+    prefixes = []
+    for i, text in enumerate(row.prefixes):
+        try:
+            prefixes.append(ipaddress.ip_network(text))
+        except ValueError as exc:
+            problems.append(_problem(f"{where}.prefixes[{i}]", text, exc,
+                                     f"diversion #{row.id} ignored"))  # fmt: skip
+            return None
     return Diversion(
         id=row.id,
         customer=row.customer,
-        prefixes=tuple(ipaddress.ip_network(p) for p in row.prefixes),
+        prefixes=tuple(prefixes),
         sites=tuple(row.sites),
-        targets=tuple(ipaddress.ip_address(t) for t in row.targets),
+        targets=tuple(targets),
         more_specifics=row.more_specifics,
         requested_at=row.requested_at,
     )
+
+
+def _problem(where: str, value: object, exc: Exception, consequence: str) -> str:
+    text = str(value).encode("unicode_escape").decode("ascii")
+    return f"{where}: stored value {text!r} does not parse ({exc}); {consequence}"
 
 
 def active_diversions(session: Session) -> list[DiversionRow]:
@@ -75,29 +105,50 @@ def active_rtbh(session: Session, now: datetime) -> list[RtbhRow]:
     return list(session.scalars(query))
 
 
+def read_intent(session: Session, now: datetime) -> tuple[Intent, list[str]]:
+    """The intent, and what had to be skipped to read it (see the module's doc)."""
+    problems: list[str] = []
+    rtbh = []
+    for entry in active_rtbh(session, now):
+        try:
+            prefix = ipaddress.ip_network(entry.prefix)
+        except ValueError as exc:
+            problems.append(_problem(f"rtbh[{entry.id}].prefix", entry.prefix, exc,
+                                     f"RTBH entry #{entry.id} ignored"))  # fmt: skip
+            continue
+        rtbh.append(RtbhEntry(id=entry.id, prefix=prefix, reason=entry.reason,
+                              expires_at=entry.expires_at, forced=entry.forced))  # fmt: skip
+    admin = {}
+    for state in session.scalars(select(SiteAdminRow)):
+        try:
+            admin[state.site] = SiteAdmin(AdminState(state.state), state.since)
+        except ValueError as exc:
+            problems.append(_problem(f"site_admin[{state.site}].state", state.state, exc,
+                                     "site taken as active"))  # fmt: skip
+    read = (diversion_from_row(row, problems) for row in active_diversions(session))
+    diversions = [d for d in read if d is not None]
+    return Intent(diversions=tuple(diversions), rtbh=tuple(rtbh), site_admin=admin), problems
+
+
 def load_intent(session: Session, now: datetime) -> Intent:
-    rtbh = tuple(
-        RtbhEntry(
-            id=row.id,
-            prefix=ipaddress.ip_network(row.prefix),
-            reason=row.reason,
-            expires_at=row.expires_at,
-            forced=row.forced,
-        )
-        for row in active_rtbh(session, now)
-    )
-    admin = {
-        row.site: SiteAdmin(AdminState(row.state), row.since)
-        for row in session.scalars(select(SiteAdminRow))
-    }
-    diversions = tuple(diversion_from_row(r) for r in active_diversions(session))
-    return Intent(diversions=diversions, rtbh=rtbh, site_admin=admin)
+    return read_intent(session, now)[0]
+
+
+def read_observed(session: Session) -> tuple[Observed, list[str]]:
+    problems: list[str] = []
+    sessions = {(r.site, r.peer): r.established for r in session.scalars(select(SessionRow))}
+    paths = {}
+    for row in session.scalars(select(ReturnPathRow)):
+        try:
+            paths[(row.customer, row.site)] = Health(row.health)
+        except ValueError as exc:
+            problems.append(_problem(f"return_paths[{row.customer}/{row.site}].health",
+                                     row.health, exc, "health taken as unknown"))  # fmt: skip
+    return Observed(sessions=sessions, return_paths=paths), problems
 
 
 def load_observed(session: Session) -> Observed:
-    sessions = {(r.site, r.peer): r.established for r in session.scalars(select(SessionRow))}
-    paths = {(r.customer, r.site): Health(r.health) for r in session.scalars(select(ReturnPathRow))}
-    return Observed(sessions=sessions, return_paths=paths)
+    return read_observed(session)[0]
 
 
 def assume_all_up(inv: Inventory) -> Observed:
@@ -118,9 +169,15 @@ class Snapshot:
     intent: Intent
     observed: Observed
     now: datetime
+    problems: tuple[str, ...] = ()  # stored values that did not parse: skipped
 
 
 def snapshot(session: Session, now: datetime, *, assume_up: bool = False) -> Snapshot:
     inv = load_inventory(session)
-    observed = assume_all_up(inv) if assume_up else load_observed(session)
-    return Snapshot(inv, load_intent(session, now), observed, now)
+    intent, problems = read_intent(session, now)
+    if assume_up:
+        observed = assume_all_up(inv)
+    else:
+        observed, more = read_observed(session)
+        problems += more
+    return Snapshot(inv, intent, observed, now, tuple(problems))

@@ -33,9 +33,7 @@ from orchestrator.drivers.exabgp.api import (
     RibEntry,
     Shutdown,
     StateEvent,
-    announce_commands,
     parse_message,
-    withdraw_commands,
 )
 from orchestrator.drivers.exabgp.channel import Channel, StdioChannel
 from orchestrator.errors import DatabaseBusy
@@ -43,12 +41,14 @@ from orchestrator.inventory import Inventory
 from orchestrator.planner import Plan, plan
 from orchestrator.service import observed
 from orchestrator.service.snapshot import snapshot
+from orchestrator.site.delivery import ANNOUNCE, WITHDRAW, Delivery, Refusal, printable
 from orchestrator.store.db import Database, resolve_url
 from orchestrator.store.models import utcnow
 
 log = logging.getLogger("scrubctl.agent")
 ACK_TIMEOUT = 30.0
 RETRY_AFTER = timedelta(seconds=5)
+EVENTS_PER_SYNC = 20  # agent.error events one sync writes; a summary stands for the rest
 
 
 class ExaBgpGone(Exception):
@@ -59,7 +59,10 @@ class ExaBgpGone(Exception):
 class SyncResult:
     announced: int = 0
     withdrawn: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # everything that went wrong this sync
+    conditions: list[str] = field(default_factory=list)  # skipped rows, peers over max_prefix
+    refused: list[Refusal] = field(default_factory=list)  # routes not sent
+    report: list[str] = field(default_factory=list)  # what is new: recorded as agent.error
 
 
 class Agent:
@@ -83,7 +86,11 @@ class Agent:
         self._rib_buffer: list[RibEntry] | None = None
         self._peer_names: dict[IPAddress, str] = {}
         self._first_ack_at: datetime | None = None
+        self._syncing = -1  # the change counter the running sync started from
         self._states: dict[str, tuple[str, str, datetime]] = {}  # not yet recorded
+        self.delivery = Delivery(self._command, clock, RETRY_AFTER)
+        self._conditions: set[str] = set()  # skipped rows, peers over limit: reported
+        self._failure: str | None = None  # the last sync's unexpected error, reported
 
     # --- messages -------------------------------------------------------------
 
@@ -127,7 +134,10 @@ class Agent:
 
     def _command(self, line: str) -> bool:
         """Send one command and wait for its ack, handling whatever arrives meanwhile."""
-        self.channel.send(line)
+        try:
+            self.channel.send(line)
+        except OSError as exc:  # the pipe is gone with ExaBGP
+            raise ExaBgpGone(f"cannot write to ExaBGP: {exc}") from None
         deadline = time.monotonic() + ACK_TIMEOUT
         while time.monotonic() < deadline:
             message = self._receive(min(1.0, deadline - time.monotonic()))
@@ -166,8 +176,10 @@ class Agent:
         return self.wake_at is not None and self.clock() >= self.wake_at
 
     def step(self) -> SyncResult | None:
-        """One turn of the loop. A busy database delays the turn, never ends the agent:
-        ExaBGP respawns a dying API process only a few times a minute."""
+        """One turn of the loop. Nothing but ExaBGP going away ends the agent: ExaBGP
+        respawns a dying API process only a few times a minute and then exits, taking
+        the whole site down. A busy database delays the turn; any other failure keeps
+        what ExaBGP holds, is recorded, and the turn is tried again after RETRY_AFTER."""
         try:
             self.pump(self.poll)
             self.flush_states()
@@ -176,6 +188,25 @@ class Agent:
             log.warning("database busy, retrying: %s", exc)
             self.pump(1.0)  # keep reading ExaBGP meanwhile
             return None
+        except ExaBgpGone:
+            raise
+        except Exception as exc:
+            self._failed(exc)
+            return None
+
+    def _failed(self, exc: Exception) -> None:
+        log.exception("sync failed; keeping what ExaBGP holds, retrying in %s", RETRY_AFTER)
+        now = self.clock()
+        self.generation = self._syncing  # only a new change or the retry time wakes us
+        self.wake_at = now + RETRY_AFTER
+        text = printable(f"sync failed: {type(exc).__name__}: {exc}")
+        if text == self._failure:
+            return
+        try:
+            observed.record_agent_event(self.db, self.site, "agent.error", text, now)
+            self._failure = text
+        except Exception:  # the database may be what failed: the log has it
+            log.exception("could not record the failure")
 
     def load_peers(self) -> None:
         with self.db.read() as session:
@@ -205,7 +236,7 @@ class Agent:
         return out
 
     def sync(self) -> SyncResult:
-        generation = self.db.generation()
+        generation = self._syncing = self.db.generation()
         now = self.clock()
         with self.db.read() as session:
             snap = snapshot(session, now)
@@ -213,22 +244,41 @@ class Agent:
         if self.site not in inv.sites:
             raise ExaBgpGone(f"site {self.site!r} is no longer in the inventory")
         self._peer_names = {p.address: p.name for p in inv.sites[self.site].peers}
+        outcome = SyncResult(conditions=list(snap.problems))
         # No limit check here: the service refuses intents over the limits, and
         # _sync_peer holds announcements over a peer's max_prefix itself.
         result = plan(inv, snap.intent, snap.observed, now, check=False)
         wanted = self.desired(inv, result)
-        outcome = SyncResult()
         self._first_ack_at = None
         limits = {p.address: p.max_prefix for p in inv.sites[self.site].peers}
+        self.delivery.begin()
         for peer in sorted(set(wanted) | set(self.held), key=str):
             self._sync_peer(peer, wanted.get(peer, {}), limits.get(peer), outcome)
+        self.delivery.end()
         self._record_acks(result)
-        self.generation = generation
-        retry = now + RETRY_AFTER if outcome.errors else None
-        self.wake_at = min((t for t in (result.next_change_at, retry) if t), default=None)
-        for error in outcome.errors:
-            observed.record_agent_event(self.db, self.site, "agent.error", error, now)
+        self.generation, self._failure = generation, None
+        # Only ExaBGP's refusals are retried by time; everything else here can change
+        # only with the database, whose change counter wakes the agent anyway.
+        wakes = (result.next_change_at, self.delivery.next_retry())
+        self.wake_at = min((t for t in wakes if t), default=None)
+        self._note_conditions(outcome)
+        self._report(outcome.report, now)
         return outcome
+
+    def _note_conditions(self, outcome: SyncResult) -> None:
+        """Stored rows the snapshot skipped, peers whose plan exceeds max_prefix: each is
+        reported once while it lasts, and again if it comes back after a fix."""
+        outcome.errors[:0] = outcome.conditions
+        outcome.report[:0] = [c for c in outcome.conditions if c not in self._conditions]
+        self._conditions = set(outcome.conditions)
+
+    def _report(self, lines: list[str], now: datetime) -> None:
+        for line in lines[:EVENTS_PER_SYNC]:
+            log.error("%s", line)
+            observed.record_agent_event(self.db, self.site, "agent.error", line, now)
+        if len(lines) > EVENTS_PER_SYNC:
+            more = f"{len(lines) - EVENTS_PER_SYNC} more refusal(s) this sync, not listed"
+            observed.record_agent_event(self.db, self.site, "agent.error", more, now)
 
     def _sync_peer(
         self, peer: IPAddress, wanted: dict[IPNetwork, Route], limit: int | None,
@@ -239,28 +289,25 @@ class Agent:
         add = [r for p, r in wanted.items() if p not in held or held[p].wire_key() != r.wire_key()]
         remove = [p for p in held if p not in wanted]
         if limit is not None and len(wanted) > limit:
-            outcome.errors.append(
+            error = (
                 f"{name}: plan has {len(wanted)} routes, over max_prefix {limit}; "
                 "holding new announcements"
             )
+            outcome.conditions.append(error)
             add = []
         now = self.clock()
-        acked: list[Route] = []
-        for line, routes in announce_commands(peer, add):
-            if self._command(line):
-                self._first_ack_at = self._first_ack_at or self.clock()
-                held.update((r.prefix, r) for r in routes)
-                acked.extend(routes)
-            else:
-                outcome.errors.append(f"{name}: ExaBGP refused: {line[:120]}")
-        gone: list[str] = []
-        for line, prefixes in withdraw_commands(peer, remove):
-            if self._command(line):
-                for prefix in prefixes:
-                    held.pop(prefix, None)
-                gone.extend(str(p) for p in prefixes)
-            else:
-                outcome.errors.append(f"{name}: ExaBGP refused: {line[:120]}")
+        announced = self.delivery.send(peer, ANNOUNCE, add, now)
+        acked = announced.accepted
+        self._first_ack_at = self._first_ack_at or announced.first_done_at
+        held.update((r.prefix, r) for r in acked)
+        withdrawn = self.delivery.send(peer, WITHDRAW, remove, now)
+        for prefix in withdrawn.accepted:
+            held.pop(prefix, None)
+        gone = [str(p) for p in withdrawn.accepted]
+        for sent in (announced, withdrawn):
+            outcome.refused.extend(sent.refused)
+            outcome.errors.extend(r.describe(name) for r in sent.refused)
+            outcome.report.extend(r.describe(name) for r in sent.new)
         outcome.announced += len(acked)
         outcome.withdrawn += len(gone)
         observed.record_routes(self.db, self.site, name, acked, gone, now)

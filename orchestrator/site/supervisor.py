@@ -1,8 +1,10 @@
 """``scrubctl site run SITE``: render ExaBGP's files, run it, keep it running.
 
-ExaBGP runs the agent as its API process. If ExaBGP dies it is restarted with
-a growing back-off (1 s doubling to 30 s); the agent it starts reconciles from
-an empty adj-rib-out, so the full plan goes out again. SIGTERM/SIGINT stop
+ExaBGP runs the agent as its API process. If ExaBGP dies it is restarted after
+a back-off (``RestartBackoff``: 1 s, doubling to 30 s only while ExaBGP dies
+without getting a session up; the runner watches the store for the agent's
+session records while ExaBGP runs); the agent it starts reconciles from an
+empty adj-rib-out, so the full plan goes out again. SIGTERM/SIGINT stop
 ExaBGP cleanly (it sends a NOTIFICATION; peers drop the routes) and mark the
 site's sessions down so the planner fails over at once.
 """
@@ -19,6 +21,8 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from orchestrator.drivers.exabgp.config import render_config, render_env
 from orchestrator.errors import InvalidInput, NotFound, ScrubError
 from orchestrator.files import stop_process
@@ -27,11 +31,12 @@ from orchestrator.private_files import make_private_dirs, write_private_file
 from orchestrator.service import observed
 from orchestrator.service.common import record_event
 from orchestrator.service.snapshot import load_inventory
+from orchestrator.site.backoff import RestartBackoff
 from orchestrator.store.db import Database
 from orchestrator.store.models import utcnow
 
 log = logging.getLogger("scrubctl.site")
-BACKOFF_START, BACKOFF_MAX = 1.0, 30.0
+SESSION_POLL = 0.5  # seconds between looks at the store for an established session
 
 
 def default_run_dir(site: str) -> Path:
@@ -48,11 +53,20 @@ def exabgp_binary() -> str:
 
 
 class SiteRunner:
-    def __init__(self, db: Database, site: str, run_dir: Path, *, max_restarts: int | None = None):
+    def __init__(
+        self,
+        db: Database,
+        site: str,
+        run_dir: Path,
+        *,
+        max_restarts: int | None = None,
+        backoff: RestartBackoff | None = None,
+    ):
         self.db = db
         self.site = site
         self.run_dir = run_dir
         self.max_restarts = max_restarts
+        self.backoff = backoff or RestartBackoff()
         self.stopping = False
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -105,32 +119,53 @@ class SiteRunner:
         conf, env, peers = self.prepare()
         signal.signal(signal.SIGTERM, self._signal)
         signal.signal(signal.SIGINT, self._signal)
-        backoff, restarts = BACKOFF_START, 0
+        restarts = 0
         self._event("site.run", f"ExaBGP starting with {conf}")
         while not self.stopping:
             observed.mark_site_down(self.db, self.site, peers, "ExaBGP starting", utcnow())
-            started = time.monotonic()
+            self.backoff.started(time.monotonic())
             self.process = self._start(conf, env)
-            code = self.process.wait()
+            code = self._watch(self.process)
             if self.stopping:
                 break
             restarts += 1
+            delay = self.backoff.died(time.monotonic())
             reason = f"ExaBGP exited with code {code}"
-            log.warning("%s; restarting in %.0f s", reason, backoff)
+            log.warning("%s; restarting in %.1f s", reason, delay)
             observed.mark_site_down(self.db, self.site, peers, reason, utcnow())
-            self._event("site.exabgp_died", reason)
+            self._event("site.exabgp_died", f"{reason}; restarting in {delay:.1f} s")
             if self.max_restarts is not None and restarts > self.max_restarts:
                 return 1
-            if time.monotonic() - started > 60:
-                backoff = BACKOFF_START
-            deadline = time.monotonic() + backoff
+            deadline = time.monotonic() + delay
             while not self.stopping and time.monotonic() < deadline:
-                time.sleep(0.1)
-            backoff = min(backoff * 2, BACKOFF_MAX)
+                time.sleep(min(0.1, delay))
         self._stop_process()
         observed.mark_site_down(self.db, self.site, peers, "site stopped", utcnow())
         self._event("site.stop", "stopped by signal")
         return 0
+
+    def _watch(self, process: subprocess.Popen[bytes]) -> int:
+        """Wait for ExaBGP to exit; meanwhile tell the back-off once a session is up."""
+        established = False
+        while True:
+            try:
+                code = process.wait(timeout=SESSION_POLL)
+            except subprocess.TimeoutExpired:
+                code = None
+            # once more after the exit: a session recorded since the last look counts
+            if not established and self._established():
+                established = True
+                self.backoff.established()
+                log.info("a BGP session of site %s is established", self.site)
+            if code is not None:
+                return code
+
+    def _established(self) -> bool:
+        try:
+            return observed.site_established(self.db, self.site)
+        except (ScrubError, SQLAlchemyError) as exc:  # busy or gone: look again later
+            log.warning("cannot read the session state: %s", exc)
+            return False
 
     def _stop_process(self) -> None:
         if self.process is not None:

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
+from agent_support import T1, T1V6, T2, Clock, divert, make_agent, routes_at, up
 from sqlalchemy import select
 
-from orchestrator.domain import Route
-from orchestrator.inventory import load_inventory
-from orchestrator.service import diversions, observed
-from orchestrator.service import inventory as inventory_service
-from orchestrator.site.agent import RETRY_AFTER, Agent
+from orchestrator.service import diversions
+from orchestrator.site.agent import RETRY_AFTER
 from orchestrator.store.db import Database
 from orchestrator.store.models import (
     AnnouncedRow,
@@ -24,52 +20,6 @@ from orchestrator.store.models import (
     SessionRow,
 )
 from orchestrator.testing.exabgp import FakeExaBgp
-
-HERE = Path(__file__).parent
-T1, T1V6, T2 = "192.0.2.254", "2001:db8:ffff::1", "192.0.2.250"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def db(tmp_path: Path, clock: Clock) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'agent.db'}")
-    database.ensure_schema()
-    inv = load_inventory(HERE / "inventory.yml")
-    inventory_service.apply(database, inv, actor="t", now=clock(), dry_run=False, source="t")
-    yield database
-    database.dispose()
-
-
-def make_agent(db: Database, fake: FakeExaBgp, clock: Clock, site: str = "fra") -> Agent:
-    agent = Agent(db, site, fake, clock=clock, poll=0)
-    agent.load_peers()
-    agent.learn()
-    return agent
-
-
-def divert(db: Database, clock: Clock, **kw: object) -> int:
-    request = diversions.DivertRequest(customer="acme", reason="test", **kw)  # type: ignore[arg-type]
-    return int(diversions.start(db, request, actor="t", now=clock()).diversion["id"])
-
-
-def routes_at(fake: FakeExaBgp, peer: str) -> list[Route]:
-    return [r for p, rib in fake.rib.items() if str(p) == peer for r in rib.values()]
-
-
-def up(db: Database, clock: Clock, site: str, peer: str) -> None:
-    observed.record_session(db, site, peer, "up", "", clock())
 
 
 def test_nothing_is_announced_while_no_session_is_established(db: Database, clock: Clock) -> None:

@@ -33,7 +33,7 @@ def test_announce_command_carries_every_attribute() -> None:
         large_communities=(LargeCommunity(64500, 1, 2),),
         med=10,
     )
-    [(line, routes)] = list(announce_commands(PEER, [r]))
+    [(line, routes)] = announce_commands(PEER, [r]).commands
     assert line == (
         "neighbor 192.0.2.254 announce attributes next-hop self as-path [64500 64496] "
         "community [64500:100 65535:0] large-community [64500:1:2] med 10 nlri 203.0.113.0/24"
@@ -44,7 +44,7 @@ def test_announce_command_carries_every_attribute() -> None:
 def test_routes_with_equal_attributes_share_a_command_and_batches_split() -> None:
     many = [route(f"198.18.{i // 256}.{i % 256}/32") for i in range(exabgp.BATCH + 3)]
     other = route("203.0.113.0/24", path=(64500,))
-    commands = list(announce_commands(PEER, [*many, other]))
+    commands = announce_commands(PEER, [*many, other]).commands
     sizes = sorted(len(chunk) for _line, chunk in commands)
     assert sizes == [1, 3, exabgp.BATCH]
     assert all(line.count(" nlri ") == 1 for line, _ in commands)
@@ -52,7 +52,7 @@ def test_routes_with_equal_attributes_share_a_command_and_batches_split() -> Non
 
 def test_withdraw_command() -> None:
     prefixes = [ipaddress.ip_network("203.0.113.0/24"), ipaddress.ip_network("198.51.100.0/24")]
-    [(line, chunk)] = list(withdraw_commands(PEER, prefixes))
+    [(line, chunk)] = withdraw_commands(PEER, prefixes).commands
     assert line == (
         "neighbor 192.0.2.254 withdraw attributes next-hop self nlri 198.51.100.0/24 203.0.113.0/24"
     )
@@ -63,6 +63,56 @@ def test_withdraw_command() -> None:
 def test_anything_but_addresses_numbers_and_keywords_is_refused(bad: str) -> None:
     with pytest.raises(UnsafeCommand):
         exabgp._checked(bad)
+
+
+# Python's ipaddress takes anything after "%" as an IPv6 zone id (issue 7).
+ZONED = [
+    "2001:db8:100::%0/48",
+    "2001:db8:100::%eth0/48",
+    "2001:db8:100::%x y/48",
+    "2001:db8:100::%0\nshutdown/48",  # ExaBGP would obey that second line
+]
+
+
+@pytest.mark.parametrize("bad", ZONED)
+def test_a_route_that_does_not_render_is_refused_alone(bad: str) -> None:
+    good = [route("2001:db8:200::/48"), route("2001:db8:300::/48")]
+    rendered = announce_commands(PEER, [good[0], route(bad), good[1]])
+    assert [str(r.prefix) for r, _why in rendered.refused] == [bad]
+    assert rendered.refused[0][1] == "not a plain prefix"
+    [(line, chunk)] = rendered.commands
+    assert chunk == good
+    assert line.endswith(" nlri 2001:db8:200::/48 2001:db8:300::/48")
+
+
+def test_a_route_whose_attributes_do_not_render_is_refused_alone() -> None:
+    broken = route("203.0.113.0/24", path=(64500, "64496 nlri 0.0.0.0/0"))  # type: ignore[arg-type]
+    good = route("198.51.100.0/24")
+    rendered = announce_commands(PEER, [broken, good])
+    assert [r for r, _why in rendered.refused] == [broken]
+    assert rendered.refused[0][1].startswith("ValueError: ")
+    assert [chunk for _line, chunk in rendered.commands] == [[good]]
+
+
+@pytest.mark.parametrize("bad", ZONED)
+def test_a_withdrawal_that_does_not_render_is_refused_alone(bad: str) -> None:
+    good = ipaddress.ip_network("2001:db8:200::/48")
+    rendered = withdraw_commands(PEER, [ipaddress.ip_network(bad), good])
+    assert [str(p) for p, _why in rendered.refused] == [bad]
+    assert [chunk for _line, chunk in rendered.commands] == [[good]]
+
+
+def test_a_peer_address_that_does_not_render_refuses_its_routes() -> None:
+    peer = ipaddress.ip_address("2001:db8:ffff::1%eth0")
+    rendered = announce_commands(peer, [route("2001:db8:200::/48")])
+    assert rendered.commands == []
+    assert [why for _r, why in rendered.refused] == ["not a plain peer address"]
+
+
+@pytest.mark.parametrize("bad", ZONED)
+def test_a_single_command_line_refuses_a_bad_prefix(bad: str) -> None:
+    with pytest.raises(UnsafeCommand):
+        exabgp.announce_line(PEER, [route(bad)])
 
 
 # Lines captured from ExaBGP 5.0.15 talking to FRR 8.4 (see REFERENCE.md).
