@@ -126,3 +126,32 @@ def test_busy_timeout_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SCRUBCTL_BUSY_TIMEOUT", "0")
     with pytest.raises(InvalidInput, match=r"^SCRUBCTL_BUSY_TIMEOUT: '0' is not a number"):
         busy_timeout()
+
+
+def test_upgrade_from_0001_keeps_return_path_health(tmp_path: Path) -> None:
+    """A database made by the first release gains the new columns and tables and keeps
+    its rows (SQLite has to copy the table for that: batch mode)."""
+    from alembic import command
+    from alembic.config import Config
+
+    from orchestrator.store.db import MIGRATIONS
+
+    db = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with db.engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.exec_driver_sql(
+            "INSERT INTO return_path_health (customer, site, health, detail, changed_at) "
+            "VALUES ('acme', 'fra', 'down', 'probe lost', '2026-03-01 12:00:00')"
+        )
+        conn.commit()
+    db.ensure_schema()
+    rows = dump_db(db.url)
+    assert rows["alembic_version"] == [(SCHEMA_HEAD,)]
+    [row] = rows["return_path_health"]
+    assert row[:4] == ("acme", "fra", "down", "probe lost")
+    assert row[5:] == (None, None, None)
+    assert rows["customer_moves"] == [] and rows["site_sync"] == []
+    db.dispose()

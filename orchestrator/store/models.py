@@ -11,6 +11,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -102,6 +103,22 @@ class DiversionRow(Base):
     stop_reason: Mapped[str | None] = mapped_column(Text)
 
 
+class MoveRow(Base):
+    """An operator's or a script's move of a customer away from a site that still
+    works (``scrubctl failover``), until ``failback`` ends it."""
+
+    __tablename__ = "customer_moves"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer: Mapped[str] = mapped_column(String(64), index=True)
+    from_site: Mapped[str] = mapped_column(String(64))
+    to_site: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    ended_by: Mapped[str | None] = mapped_column(String(64))
+
+
 class RtbhRow(Base):
     __tablename__ = "rtbh_entries"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -130,12 +147,30 @@ class SessionRow(Base):
 
 
 class ReturnPathRow(Base):
+    """A return path's health as its site's probes see it: ``health`` with hysteresis,
+    ``changed_at`` the last transition and ``detail`` its cause; ``loss`` (0..1 over
+    the probe window) and ``rtt_ms`` are the latest figures, ``checked_at`` the
+    latest probe."""
+
     __tablename__ = "return_path_health"
     customer: Mapped[str] = mapped_column(String(64), primary_key=True)
     site: Mapped[str] = mapped_column(String(64), primary_key=True)
     health: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str] = mapped_column(Text, default="")
     changed_at: Mapped[datetime]
+    loss: Mapped[float | None] = mapped_column(Float)
+    rtt_ms: Mapped[float | None] = mapped_column(Float)
+    checked_at: Mapped[datetime | None]
+
+
+class SiteSyncRow(Base):
+    """The change counter a site's agent last brought ExaBGP up to (every route of
+    that plan acknowledged), for ``--wait``."""
+
+    __tablename__ = "site_sync"
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer)
+    synced_at: Mapped[datetime]
 
 
 class AnnouncedRow(Base):
