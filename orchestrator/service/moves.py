@@ -3,8 +3,9 @@ end that move (``failback``). One active move per customer.
 
 The move itself is make-before-break (see the planner): the site it leaves keeps
 each prefix, with GRACEFUL_SHUTDOWN, until another eligible site has it
-acknowledged. A move that would leave a protected customer without any eligible
-site is refused unless forced, as ``site drain`` refuses one.
+acknowledged. A move that would leave a protected customer unprotected (no other
+site eligible, or one that cannot carry all its prefixes) is refused unless
+forced, as ``site drain`` refuses one.
 """
 
 from __future__ import annotations
@@ -70,17 +71,19 @@ def _describe(row: MoveRow) -> str:
     return f"moved away from {row.from_site}{to} by failover #{row.id}"
 
 
-def _left_without_site(session: Session, inv: Inventory, cname: str, now: datetime) -> bool:
-    """Inside the move's transaction (flushed): the customer is protected without the
-    move and no site would be eligible for it with the move."""
+def _unprotected_after(session: Session, inv: Inventory, cname: str, now: datetime) -> bool:
+    """Inside the move's transaction (flushed), as ``site drain`` decides: the customer
+    is protected without the move and not once the move is complete (every other site
+    has acknowledged what it plans, so the site left has withdrawn)."""
     observed = load_observed(session)
     intent = load_intent(session, now)
-    after = plan(inv, intent, observed, now, check=False).customers[cname]
-    if any(status.eligible for status in after.sites.values()):
-        return False
+    moving = plan(inv, intent, observed, now, check=False)
+    planned = {(site, p.route.prefix) for site, routes in moving.routes.items() for p in routes}
+    complete = replace(observed, acked=observed.acked | planned)
+    after = plan(inv, intent, complete, now, check=False).customers[cname]
     without = replace(intent, moves=tuple(m for m in intent.moves if m.customer != cname))
     before = plan(inv, without, observed, now, check=False).customers[cname]
-    return before.state is Protection.PROTECTED
+    return before.state is Protection.PROTECTED and after.state is not Protection.PROTECTED
 
 
 def failover(
@@ -117,10 +120,10 @@ def failover(
                       requested_by=actor, requested_at=now)  # fmt: skip
         session.add(row)
         session.flush()
-        unprotected = _left_without_site(session, inv, customer, now)
+        unprotected = _unprotected_after(session, inv, customer, now)
         if unprotected and not force:
             raise Conflict(
-                f"moving {customer} away from {from_site} leaves it no eligible site",
+                f"moving {customer} away from {from_site} would leave it unprotected",
                 where="--from",
                 hint="--force moves it anyway; nothing was changed",
             )
