@@ -196,10 +196,23 @@ class SiteAdmin:
 
 
 @dataclass(frozen=True)
+class Move:
+    """An active planned move (``scrubctl failover``): ``customer`` leaves ``from_site``
+    (make-before-break), and ``to_site`` (if named) is its primary site meanwhile."""
+
+    id: int
+    customer: str
+    from_site: str
+    to_site: str | None = None
+    requested_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Intent:
     diversions: tuple[Diversion, ...] = ()
     rtbh: tuple[RtbhEntry, ...] = ()
     site_admin: dict[str, SiteAdmin] = field(default_factory=dict)
+    moves: tuple[Move, ...] = ()
 
 
 # --- observed state -------------------------------------------------------
@@ -212,11 +225,14 @@ class Observed:
     ``sessions`` maps (site, peer name) to True when Established; a peer with no
     report counts as not established. ``return_paths`` maps (customer, site) to
     its health; a path with no report yet counts as ``unknown`` and is usable
-    (the probe decides, not the absence of a probe).
+    (the probe decides, not the absence of a probe). ``acked`` holds (site, prefix)
+    for every prefix ExaBGP acknowledged at that site (to any peer): a site leaving
+    a customer by plan withdraws a prefix only once another site has it here.
     """
 
     sessions: dict[tuple[str, str], bool] = field(default_factory=dict)
     return_paths: dict[tuple[str, str], Health] = field(default_factory=dict)
+    acked: frozenset[tuple[str, IPNetwork]] = frozenset()
 
 
 # --- safety helpers -------------------------------------------------------

@@ -17,6 +17,9 @@ class ExitCode(IntEnum):
     CONFLICT = 4  # refused because of current state (max-prefix, overlap)
     BUSY = 5  # the database stayed locked by another writer
     UNPROTECTED = 6  # `status --check`: some customer is not protected
+    # ``--wait``: the change is committed, but some affected site's agent did not
+    # acknowledge it within ``--timeout`` (it may still do so later).
+    TIMEOUT = 7
 
 
 class ScrubError(Exception):
@@ -45,6 +48,13 @@ class Conflict(ScrubError):
 
 class DatabaseBusy(ScrubError):
     exit_code = ExitCode.BUSY
+
+
+class SyncTimeout(ScrubError):
+    """``--wait`` ran out of time: the change is committed, not yet acknowledged by
+    every site it affects."""
+
+    exit_code = ExitCode.TIMEOUT
 
 
 class DatabaseUnavailable(ScrubError):

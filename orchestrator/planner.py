@@ -5,7 +5,10 @@ steps run in a fixed order, each a small function:
 
 1. ``wanted_prefixes``   what should be diverted (always-on + active diversions)
 2. ``site_eligibility``  which sites can carry each customer's traffic, and why not
-3. ``scrub_routes``      announcements from eligible (and draining) sites
+3. ``scrub_routes``      announcements from eligible (and draining) sites, then
+                         make-before-break: a site leaving a customer by plan (moved
+                         away by ``failover``, drained) keeps each prefix, with
+                         GRACEFUL_SHUTDOWN, until another eligible site has it acked
 4. ``last_resort``       RTBH host routes when no site can carry a customer
 5. ``forced_rtbh``       operator-forced RTBH entries that have not expired
 6. ``check_limits``      peer max-prefix and GRE loop checks (violations)
@@ -30,6 +33,7 @@ from orchestrator.domain import (
     Intent,
     IPNetwork,
     Mode,
+    Move,
     Observed,
     Protection,
     Role,
@@ -55,6 +59,10 @@ class SiteStatus:
     eligible: bool
     draining: bool  # still announcing with GRACEFUL_SHUTDOWN
     reason: str
+    # Leaving by plan (moved away, drained): each prefix stays announced, with
+    # GRACEFUL_SHUTDOWN, until another eligible site has it acknowledged.
+    handover: bool = False
+    promoted: bool = False  # the target of a move: announced as a primary site
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,9 @@ class Plan:
     customers: dict[str, CustomerVerdict]
     violations: tuple[str, ...] = ()
     next_change_at: datetime | None = None
+    # (site, prefix) whose acknowledgement a leaving site waits for before it withdraws
+    # that prefix: the agent of ``site`` wakes the others when it has acked one.
+    awaiting: frozenset[tuple[str, IPNetwork]] = frozenset()
 
     def peer_routes(self, site: str) -> dict[str, set[Route]]:
         """Peer name -> exact set of routes that peer must receive from ``site``."""
@@ -182,6 +193,7 @@ def _site_status(
     intent: Intent,
     observed: Observed,
     now: datetime,
+    moves: dict[tuple[str, str], Move],
 ) -> SiteStatus:
     admin = intent.site_admin.get(site)
     if admin is not None and admin.state is AdminState.DISABLED:
@@ -192,11 +204,18 @@ def _site_status(
         return SiteStatus(False, False, "no return path at this site")
     if observed.return_paths.get((cname, site), Health.UNKNOWN) is Health.DOWN:
         return SiteStatus(False, False, "return path down")
+    # Everything above is unplanned (the site cannot deliver): withdrawn at once.
+    # Below, the site still works and leaves by plan: make-before-break.
+    away = moves.get((cname, site))
+    if away is not None and away.from_site == site:
+        return SiteStatus(False, False, f"moved away by failover #{away.id}", handover=True)
     if admin is not None and admin.state is AdminState.DRAINING:
         end = _drain_end(inv, admin.since, now)
         if end > now:
             return SiteStatus(False, True, f"draining until {end:%H:%M:%S}")
-        return SiteStatus(False, False, "drained")
+        return SiteStatus(False, False, "drained", handover=True)
+    if away is not None:  # the site the customer was moved to
+        return SiteStatus(True, False, f"eligible, primary by failover #{away.id}", promoted=True)
     return SiteStatus(True, False, "eligible")
 
 
@@ -204,12 +223,25 @@ def _drain_end(inv: Inventory, since: datetime | None, now: datetime) -> datetim
     return (since or now) + timedelta(seconds=inv.policy.drain_time)
 
 
+def _moves_by_site(intent: Intent) -> dict[tuple[str, str], Move]:
+    """(customer, site) -> the move that takes the customer away from or to that site
+    (away wins; of several moves the oldest)."""
+    out: dict[tuple[str, str], Move] = {}
+    for move in sorted(intent.moves, key=lambda m: m.id):
+        if move.to_site is not None:
+            out.setdefault((move.customer, move.to_site), move)
+    for move in sorted(intent.moves, key=lambda m: m.id, reverse=True):
+        out[(move.customer, move.from_site)] = move
+    return out
+
+
 def site_eligibility(
     inv: Inventory, intent: Intent, observed: Observed, now: datetime
 ) -> dict[str, dict[str, SiteStatus]]:
+    moves = _moves_by_site(intent)
     return {
         cname: {
-            entry.site: _site_status(inv, cname, customer, entry.site, intent, observed, now)
+            entry.site: _site_status(inv, cname, customer, entry.site, intent, observed, now, moves)
             for entry in customer.sites
         }
         for cname, customer in inv.customers.items()
@@ -219,11 +251,20 @@ def site_eligibility(
 # --- step 3 ---------------------------------------------------------------
 
 
+def _role(customer: Customer, site: str, st: SiteStatus) -> Role | None:
+    return Role.PRIMARY if st.promoted else customer.role_at(site)
+
+
 def _scrub_route(
-    inv: Inventory, customer: Customer, site: str, prefix: IPNetwork, draining: bool
+    inv: Inventory,
+    customer: Customer,
+    site: str,
+    prefix: IPNetwork,
+    draining: bool,
+    role: Role | None,
 ) -> Route:
     asn = inv.site_asn(site)
-    prepend = inv.policy.backup_prepend if customer.role_at(site) is Role.BACKUP else 0
+    prepend = inv.policy.backup_prepend if role is Role.BACKUP else 0
     origin = (customer.asn,) if customer.origin_preserving else ()
     communities = [*inv.policy.communities, *customer.communities]
     if draining:
@@ -246,31 +287,80 @@ def scrub_routes(
 ) -> dict[str, list[PlannedRoute]]:
     routes: dict[str, list[PlannedRoute]] = defaultdict(list)
     for cname, want in wants.items():
-        customer = inv.customers[cname]
-        # Everything but the prefix is the same for all of a customer's routes at a site
-        # that the same requests ask for: work it out once per site, IP version and
-        # requests, not once per prefix.
-        per_site: dict[
-            tuple[str, int, tuple[str, ...]], tuple[Route, tuple[str, ...], str] | None
-        ] = {}
-        for prefix in want.ordered():
-            allowed = want.prefixes[prefix]
-            sources = want.sources[prefix]
-            for site, st in status[cname].items():
-                if not (st.eligible or st.draining) or (allowed and site not in allowed):
-                    continue
-                key = (site, prefix.version, sources)
-                if key not in per_site:
-                    why = ", ".join(sources)
-                    per_site[key] = _site_template(inv, cname, why, customer, site, st, prefix)
-                template = per_site[key]
-                if template is None:
-                    continue
-                shape, peers, reason = template
-                route = Route(prefix, shape.as_path, shape.communities,
-                              shape.large_communities, shape.med)  # fmt: skip
-                routes[site].append(PlannedRoute(route, peers, cname, reason))
+        _customer_routes(inv, cname, want, status[cname], routes, hold=None)
     return routes
+
+
+def handover_routes(
+    inv: Inventory,
+    wants: dict[str, _Want],
+    status: dict[str, dict[str, SiteStatus]],
+    routes: dict[str, list[PlannedRoute]],
+    acked: frozenset[tuple[str, IPNetwork]],
+) -> tuple[dict[str, list[PlannedRoute]], set[tuple[str, IPNetwork]]]:
+    """Make-before-break. A site leaving a customer by plan keeps a prefix (with
+    GRACEFUL_SHUTDOWN) while another eligible site plans it but none has it acked yet;
+    once one has, or if none plans it at all (nothing else can carry it), it is gone.
+    Returns those routes and the (taking site, prefix) pairs being waited for."""
+    takers: dict[tuple[str, IPNetwork], set[str]] = defaultdict(set)
+    for site, planned in routes.items():
+        for entry in planned:
+            if status.get(entry.customer, {}).get(site, _IDLE).eligible:
+                takers[(entry.customer, entry.route.prefix)].add(site)
+    held: dict[str, list[PlannedRoute]] = defaultdict(list)
+    awaiting: set[tuple[str, IPNetwork]] = set()
+
+    def hold(cname: str, site: str, prefix: IPNetwork) -> bool:
+        others = takers.get((cname, prefix), set()) - {site}
+        if not others or any((other, prefix) in acked for other in others):
+            return False
+        awaiting.update((other, prefix) for other in others)
+        return True
+
+    for cname, want in wants.items():
+        _customer_routes(inv, cname, want, status[cname], held, hold=hold)
+    return held, awaiting
+
+
+_IDLE = SiteStatus(False, False, "")
+
+
+def _customer_routes(
+    inv: Inventory,
+    cname: str,
+    want: _Want,
+    sites: dict[str, SiteStatus],
+    routes: dict[str, list[PlannedRoute]],
+    hold: Callable[[str, str, IPNetwork], bool] | None,
+) -> None:
+    """One customer's routes: from eligible and draining sites (``hold`` None), or
+    from the sites leaving it by plan, for the prefixes ``hold`` says they keep."""
+    customer = inv.customers[cname]
+    # Everything but the prefix is the same for all of a customer's routes at a site
+    # that the same requests ask for: work it out once per site, IP version and
+    # requests, not once per prefix.
+    per_site: dict[tuple[str, int, tuple[str, ...]], tuple[Route, tuple[str, ...], str] | None] = {}
+    for prefix in want.ordered():
+        allowed = want.prefixes[prefix]
+        sources = want.sources[prefix]
+        for site, st in sites.items():
+            if allowed and site not in allowed:
+                continue
+            if hold is None and not (st.eligible or st.draining):
+                continue
+            if hold is not None and not (st.handover and hold(cname, site, prefix)):
+                continue
+            key = (site, prefix.version, sources)
+            if key not in per_site:
+                why = ", ".join(sources)
+                per_site[key] = _site_template(inv, cname, why, customer, site, st, prefix)
+            template = per_site[key]
+            if template is None:
+                continue
+            shape, peers, reason = template
+            route = Route(prefix, shape.as_path, shape.communities,
+                          shape.large_communities, shape.med)  # fmt: skip
+            routes[site].append(PlannedRoute(route, peers, cname, reason))
 
 
 def _site_template(
@@ -282,10 +372,16 @@ def _site_template(
     peers = tuple(p.name for p in inv.sites[site].peers if p.address.version == prefix.version)
     if not peers:
         return None
-    reason = f"{cname} {why}: {customer.role_at(site)} site"
+    role = _role(customer, site, st)
+    reason = f"{cname} {why}: {role} site"
+    if st.promoted:
+        reason += f" ({st.reason.removeprefix('eligible, ')})"
     if st.draining:
         reason += f", GRACEFUL_SHUTDOWN while {st.reason}"
-    return _scrub_route(inv, customer, site, prefix, st.draining), peers, reason
+    if st.handover:
+        reason += f", {st.reason}: GRACEFUL_SHUTDOWN until another site has it acknowledged"
+    leaving = st.draining or st.handover
+    return _scrub_route(inv, customer, site, prefix, leaving, role), peers, reason
 
 
 # --- steps 4 and 5: RTBH --------------------------------------------------
@@ -443,6 +539,8 @@ def plan(
     wants = wanted_prefixes(inv, intent)
     status = site_eligibility(inv, intent, observed, now)
     routes = scrub_routes(inv, wants, status)
+    held, awaiting = handover_routes(inv, wants, status, routes, observed.acked)
+    _merge(routes, held)
     carriers: dict[str, set[str]] = defaultdict(set)
     carried: dict[str, set[IPNetwork]] = defaultdict(set)
     for site, planned in routes.items():
@@ -503,7 +601,9 @@ def plan(
         if admin.state is AdminState.DRAINING and _drain_end(inv, admin.since, now) > now
     ]
     upcoming = [t for t in (*expiries, *drain_ends) if t > now]
-    return Plan(final, verdicts, tuple(violations), min(upcoming, default=None))
+    return Plan(
+        final, verdicts, tuple(violations), min(upcoming, default=None), frozenset(awaiting)
+    )
 
 
 def _dedupe(planned: list[PlannedRoute]) -> tuple[PlannedRoute, ...]:

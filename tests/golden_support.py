@@ -4,7 +4,8 @@ A case folder ``tests/golden/<case>/`` holds:
 
 - ``inventory.yml``  the inventory, as an operator writes it
 - ``state.yml``      ``now``, the intent and the observed state (format below)
-- ``expected.yml``   the plan: per site its routes, per customer its verdict
+- ``expected.yml``   the plan: per site its routes, per customer its verdict (and
+  ``awaiting``, the make-before-break waits, when there are any)
 
 ``state.yml``::
 
@@ -13,9 +14,11 @@ A case folder ``tests/golden/<case>/`` holds:
       diversions:   [{id, customer, prefixes?, sites?, targets?, more_specifics?}]
       rtbh:         [{id, prefix, expires_at, forced?, reason?}]
       site_admin:   {SITE: {state: active|draining|disabled, since}}
+      moves:        [{id, customer, from, to?}]  # active failovers
     observed:
       sessions:     {SITE: [PEER, ...]}        # established peers; others are down
       return_paths: {CUSTOMER: {SITE: up|down|unknown}}
+      acked:        {SITE: [PREFIX, ...]}      # what ExaBGP acknowledged there
 
 Error cases live in ``tests/golden/errors/<case>/``: ``inventory.yml``, an
 optional ``request.yml`` (one of ``divert``, ``rtbh``, ``drain`` run against a
@@ -43,9 +46,11 @@ from orchestrator.domain import (
     Diversion,
     Health,
     Intent,
+    Move,
     Observed,
     RtbhEntry,
     SiteAdmin,
+    prefix_key,
 )
 from orchestrator.errors import ScrubError
 from orchestrator.inventory import Inventory, load_inventory
@@ -112,6 +117,14 @@ def _site_admin(data: dict[str, Any]) -> dict[str, SiteAdmin]:
     }
 
 
+def _move(data: dict[str, Any]) -> Move:
+    unknown = set(data) - {"id", "customer", "from", "to"}
+    if unknown:
+        raise ValueError(f"state.yml: moves: unknown keys {sorted(unknown)}")
+    to = data.get("to")
+    return Move(int(data["id"]), str(data["customer"]), str(data["from"]), to and str(to))
+
+
 def _observed(data: dict[str, Any]) -> Observed:
     sessions = {
         (site, peer): True for site, peers in (data.get("sessions") or {}).items() for peer in peers
@@ -121,7 +134,12 @@ def _observed(data: dict[str, Any]) -> Observed:
         for customer, by_site in (data.get("return_paths") or {}).items()
         for site, health in by_site.items()
     }
-    return Observed(sessions=sessions, return_paths=paths)
+    acked = frozenset(
+        (site, ipaddress.ip_network(prefix))
+        for site, prefixes in (data.get("acked") or {}).items()
+        for prefix in prefixes
+    )
+    return Observed(sessions=sessions, return_paths=paths, acked=acked)
 
 
 def parse_state(data: dict[str, Any]) -> State:
@@ -135,6 +153,7 @@ def parse_state(data: dict[str, Any]) -> State:
             diversions=tuple(_diversion(d) for d in intent.get("diversions") or ()),
             rtbh=tuple(_rtbh(r) for r in intent.get("rtbh") or ()),
             site_admin=_site_admin(intent.get("site_admin") or {}),
+            moves=tuple(_move(m) for m in intent.get("moves") or ()),
         ),
         observed=_observed(data.get("observed") or {}),
     )
@@ -176,7 +195,15 @@ def plan_document(inv: Inventory, result: Plan) -> dict[str, Any]:
         },
         "violations": list(result.violations),
         "next_change_at": result.next_change_at.isoformat() if result.next_change_at else None,
-    }
+    } | _awaiting(result)
+
+
+def _awaiting(result: Plan) -> dict[str, Any]:
+    """Make-before-break waits, only where there are any (most cases have none)."""
+    if not result.awaiting:
+        return {}
+    pairs = sorted(result.awaiting, key=lambda pair: (pair[0], prefix_key(pair[1])))
+    return {"awaiting": [f"{site} {prefix}" for site, prefix in pairs]}
 
 
 def to_yaml(document: Any) -> str:

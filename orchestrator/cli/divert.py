@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from orchestrator.cli import waiting
 from orchestrator.cli.common import (
     ActorOption,
     DbOption,
@@ -21,6 +22,7 @@ from orchestrator.cli.common import (
     table,
 )
 from orchestrator.service import diversions as service
+from orchestrator.service.sync import WaitResult
 
 app = typer.Typer(
     help="Divert customers' prefixes through the scrubbing sites.", no_args_is_help=True
@@ -49,6 +51,8 @@ def start(
     more_specifics: Annotated[
         bool, typer.Option("--more-specifics", help="Announce each prefix as its two halves.")
     ] = False,
+    wait: waiting.WaitOption = False,
+    timeout: waiting.TimeoutOption = None,
     db: DbOption = None,
     as_json: JsonOption = False,
     who: ActorOption = None,
@@ -62,11 +66,24 @@ def start(
         targets=tuple(target or ()),
         more_specifics=more_specifics,
     )
-    result = service.start(open_db(db), request, actor=actor(who), now=now())
+    database, moment, by = open_db(db), now(), actor(who)
+    result, waited = waiting.run(
+        database, wait, timeout, moment,
+        lambda: service.start(database, request, actor=by, now=moment),
+    )  # fmt: skip
     if as_json:
-        emit_json({"created": result.created, "note": result.note, **result.diversion})
+        emit_json({"created": result.created, "note": result.note, **result.diversion,
+                   "wait": waiting.document(waited)})  # fmt: skip
     else:
         say(result.note)
+        _waited(waited)
+    waiting.check(waited, timeout)
+
+
+def _waited(waited: WaitResult | None) -> None:
+    line = waiting.summary(waited)
+    if line:
+        say(line)
 
 
 @app.command()
@@ -77,18 +94,27 @@ def stop(
     diversion_id: Annotated[
         int | None, typer.Option("--id", help="Stop only this diversion.")
     ] = None,
+    wait: waiting.WaitOption = False,
+    timeout: waiting.TimeoutOption = None,
     db: DbOption = None,
     as_json: JsonOption = False,
     who: ActorOption = None,
 ) -> None:
     """Stop CUSTOMER's diversions (all of them, or one with --id)."""
-    stopped = service.stop(
-        open_db(db), customer, diversion_id=diversion_id, reason=reason, actor=actor(who), now=now()
-    )
+    database, moment, by = open_db(db), now(), actor(who)
+    stopped, waited = waiting.run(
+        database, wait, timeout, moment,
+        lambda: service.stop(database, customer, diversion_id=diversion_id, reason=reason,
+                             actor=by, now=moment),
+    )  # fmt: skip
     if as_json:
-        emit_json(stopped)
+        # Without --wait the list of stopped diversions, as before; with it, both.
+        emit_json(stopped if waited is None else {"stopped": stopped,
+                                                  "wait": waiting.document(waited)})  # fmt: skip
     else:
         say("stopped " + ", ".join(f"#{d['id']}" for d in stopped))
+        _waited(waited)
+    waiting.check(waited, timeout)
 
 
 @app.command("list")

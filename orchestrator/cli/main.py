@@ -2,7 +2,7 @@
 
 Exit codes: 0 ok, 1 unexpected error, 2 invalid input, 3 not found,
 4 conflict (refused by current state or limits), 5 database busy,
-6 ``status --check`` found an unprotected customer.
+6 ``status --check`` found an unprotected customer, 7 ``--wait`` timed out.
 
 Only the command group being run is imported (``divert start`` does not load
 the lab or ExaBGP's templates): the CLI's start-up is part of time to divert.
@@ -32,6 +32,7 @@ GROUPS = {
     "lab": "orchestrator.cli.lab",
 }
 TOP_LEVEL = ("plan", "status", "events")  # single commands from orchestrator.cli.plan
+MOVES = ("failover", "failback")  # single commands from orchestrator.cli.moves
 
 
 class OneLineErrors(TyperGroup):
@@ -84,6 +85,8 @@ def build_app(only: str | None = None) -> typer.Typer:
             app.add_typer(importlib.import_module(module).app, name=name)
     if only is None or only in TOP_LEVEL:
         importlib.import_module("orchestrator.cli.plan").register(app)
+    if only is None or only in MOVES:
+        importlib.import_module("orchestrator.cli.moves").register(app)
     return app
 
 
@@ -95,5 +98,5 @@ def __getattr__(name: str) -> typer.Typer:
 
 def main() -> None:
     first = sys.argv[1] if len(sys.argv) > 1 else None
-    only = first if first in GROUPS or first in TOP_LEVEL else None
+    only = first if first in GROUPS or first in TOP_LEVEL or first in MOVES else None
     sys.exit(build_app(only)())

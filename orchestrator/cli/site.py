@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from orchestrator.cli import waiting
 from orchestrator.cli.common import (
     ActorOption,
     DbOption,
@@ -25,6 +26,7 @@ from orchestrator.cli.common import (
 )
 from orchestrator.errors import InvalidInput
 from orchestrator.service import sites as service
+from orchestrator.service.sync import WaitResult
 from orchestrator.site.supervisor import SiteRunner, default_run_dir
 
 app = typer.Typer(
@@ -42,20 +44,52 @@ def drain(
     force: Annotated[
         bool, typer.Option("--force", help="Drain even if a customer is left unprotected.")
     ] = False,
+    wait: waiting.WaitOption = False,
+    timeout: waiting.TimeoutOption = None,
     db: DbOption = None,
+    as_json: JsonOption = False,
     who: ActorOption = None,
 ) -> None:
-    """Drain SITE: GRACEFUL_SHUTDOWN for the drain time, then withdraw."""
-    say(service.drain(open_db(db), site, reason=reason, force=force, actor=actor(who), now=now()))
+    """Drain SITE: GRACEFUL_SHUTDOWN for the drain time, then withdraw once another site
+    has each prefix acknowledged (make-before-break)."""
+    database, moment, by = open_db(db), now(), actor(who)
+    note, waited = waiting.run(
+        database, wait, timeout, moment,
+        lambda: service.drain(database, site, reason=reason, force=force, actor=by, now=moment),
+    )  # fmt: skip
+    _noted(note, waited, as_json)
+    waiting.check(waited, timeout)
 
 
 @app.command()
 @guard
 def undrain(
-    site: SiteArg, reason: ReasonOption, db: DbOption = None, who: ActorOption = None
+    site: SiteArg,
+    reason: ReasonOption,
+    wait: waiting.WaitOption = False,
+    timeout: waiting.TimeoutOption = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    who: ActorOption = None,
 ) -> None:
     """Return SITE to service."""
-    say(service.undrain(open_db(db), site, reason=reason, actor=actor(who), now=now()))
+    database, moment, by = open_db(db), now(), actor(who)
+    note, waited = waiting.run(
+        database, wait, timeout, moment,
+        lambda: service.undrain(database, site, reason=reason, actor=by, now=moment),
+    )  # fmt: skip
+    _noted(note, waited, as_json)
+    waiting.check(waited, timeout)
+
+
+def _noted(note: str, waited: WaitResult | None, as_json: bool) -> None:
+    if as_json:
+        emit_json({"note": note, "wait": waiting.document(waited)})
+        return
+    say(note)
+    line = waiting.summary(waited)
+    if line:
+        say(line)
 
 
 @app.command("list")

@@ -18,7 +18,7 @@ from orchestrator.domain import Route
 from orchestrator.service.common import record_event
 from orchestrator.service.snapshot import active_diversions
 from orchestrator.store.db import Database
-from orchestrator.store.models import AnnouncedRow, DiversionAckRow, SessionRow
+from orchestrator.store.models import AnnouncedRow, DiversionAckRow, SessionRow, SiteSyncRow
 
 CHUNK = 500  # prefixes per IN (...) clause: well under SQLite's variable limit
 
@@ -127,3 +127,22 @@ def record_first_acks(db: Database, site: str, customers: set[str], now: datetim
 def record_agent_event(db: Database, site: str, action: str, reason: str, now: datetime) -> None:
     with db.write(bump=False) as session:
         record_event(session, at=now, actor=ACTOR, action=action, target=site, reason=reason)
+
+
+def record_site_sync(db: Database, site: str, generation: int, now: datetime) -> None:
+    """The agent of ``site`` brought ExaBGP up to the plan of change counter
+    ``generation``, every route acknowledged (``--wait`` reads it). No bump: it
+    changes no plan."""
+    with db.write(bump=False) as session:
+        row = session.get(SiteSyncRow, site)
+        if row is None:
+            session.add(SiteSyncRow(site=site, generation=generation, synced_at=now))
+        elif generation >= row.generation:
+            row.generation, row.synced_at = generation, now
+
+
+def wake_agents(db: Database) -> None:
+    """Bump the change counter alone: a site's new acknowledgement lets a site that is
+    leaving a customer by plan withdraw (make-before-break), so its agent must re-plan."""
+    with db.write():
+        pass

@@ -21,6 +21,8 @@ from orchestrator.domain import (
     Diversion,
     Health,
     Intent,
+    IPNetwork,
+    Move,
     Observed,
     RtbhEntry,
     SiteAdmin,
@@ -28,8 +30,10 @@ from orchestrator.domain import (
 from orchestrator.errors import NotFound, ScrubError
 from orchestrator.inventory import Inventory
 from orchestrator.store.models import (
+    AnnouncedRow,
     DiversionRow,
     InventoryObject,
+    MoveRow,
     ReturnPathRow,
     RtbhRow,
     SessionRow,
@@ -105,6 +109,15 @@ def active_rtbh(session: Session, now: datetime) -> list[RtbhRow]:
     return list(session.scalars(query))
 
 
+def active_moves(session: Session) -> list[MoveRow]:
+    query = select(MoveRow).where(MoveRow.ended_at.is_(None)).order_by(MoveRow.id)
+    return list(session.scalars(query))
+
+
+def move_from_row(row: MoveRow) -> Move:
+    return Move(row.id, row.customer, row.from_site, row.to_site, row.requested_at)
+
+
 def read_intent(session: Session, now: datetime) -> tuple[Intent, list[str]]:
     """The intent, and what had to be skipped to read it (see the module's doc)."""
     problems: list[str] = []
@@ -127,14 +140,38 @@ def read_intent(session: Session, now: datetime) -> tuple[Intent, list[str]]:
                                      "site taken as active"))  # fmt: skip
     read = (diversion_from_row(row, problems) for row in active_diversions(session))
     diversions = [d for d in read if d is not None]
-    return Intent(diversions=tuple(diversions), rtbh=tuple(rtbh), site_admin=admin), problems
+    moves = tuple(move_from_row(row) for row in active_moves(session))
+    intent = Intent(diversions=tuple(diversions), rtbh=tuple(rtbh), site_admin=admin, moves=moves)
+    return intent, problems
 
 
 def load_intent(session: Session, now: datetime) -> Intent:
     return read_intent(session, now)[0]
 
 
-def read_observed(session: Session) -> tuple[Observed, list[str]]:
+def leaving_by_plan(intent: Intent) -> bool:
+    """Whether some site leaves a customer by plan (a move, a drain): only then does
+    the planner look at ``Observed.acked`` (make-before-break)."""
+    draining = any(a.state is AdminState.DRAINING for a in intent.site_admin.values())
+    return draining or bool(intent.moves)
+
+
+def read_acked(session: Session, problems: list[str]) -> frozenset[tuple[str, IPNetwork]]:
+    """(site, prefix) for every prefix ExaBGP acknowledged at a site, to any peer."""
+    acked: set[tuple[str, IPNetwork]] = set()
+    query = select(AnnouncedRow.site, AnnouncedRow.prefix).distinct()
+    for site, text in session.execute(query):
+        try:
+            acked.add((site, ipaddress.ip_network(text)))
+        except ValueError as exc:
+            problems.append(_problem(f"announced_routes[{site}].prefix", text, exc,
+                                     "taken as not acknowledged"))  # fmt: skip
+    return frozenset(acked)
+
+
+def read_observed(session: Session, *, acked: bool = True) -> tuple[Observed, list[str]]:
+    """Observed state; ``acked=False`` skips the acknowledged routes (tens of thousands
+    of rows) when nothing leaves by plan and the planner would not look at them."""
     problems: list[str] = []
     sessions = {(r.site, r.peer): r.established for r in session.scalars(select(SessionRow))}
     paths = {}
@@ -144,7 +181,8 @@ def read_observed(session: Session) -> tuple[Observed, list[str]]:
         except ValueError as exc:
             problems.append(_problem(f"return_paths[{row.customer}/{row.site}].health",
                                      row.health, exc, "health taken as unknown"))  # fmt: skip
-    return Observed(sessions=sessions, return_paths=paths), problems
+    confirmed = read_acked(session, problems) if acked else frozenset()
+    return Observed(sessions=sessions, return_paths=paths, acked=confirmed), problems
 
 
 def load_observed(session: Session) -> Observed:
@@ -178,6 +216,6 @@ def snapshot(session: Session, now: datetime, *, assume_up: bool = False) -> Sna
     if assume_up:
         observed = assume_all_up(inv)
     else:
-        observed, more = read_observed(session)
+        observed, more = read_observed(session, acked=leaving_by_plan(intent))
         problems += more
     return Snapshot(inv, intent, observed, now, tuple(problems))

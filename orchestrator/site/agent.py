@@ -256,6 +256,7 @@ class Agent:
             self._sync_peer(peer, wanted.get(peer, {}), limits.get(peer), outcome)
         self.delivery.end()
         self._record_acks(result)
+        self._hand_over(result)
         self.generation, self._failure = generation, None
         # Only ExaBGP's refusals are retried by time; everything else here can change
         # only with the database, whose change counter wakes the agent anyway.
@@ -263,7 +264,19 @@ class Agent:
         self.wake_at = min((t for t in wakes if t), default=None)
         self._note_conditions(outcome)
         self._report(outcome.report, now)
+        if not outcome.errors:  # every planned route acknowledged: ``--wait`` may go on
+            observed.record_site_sync(self.db, self.site, generation, self.clock())
         return outcome
+
+    def _hand_over(self, result: Plan) -> None:
+        """Make-before-break: if a site leaving a customer waits for a prefix this site
+        now holds, wake the agents (acknowledgements alone bump nothing). The plan
+        awaits only pairs not yet recorded as acknowledged, so this does not repeat."""
+        if not result.awaiting:
+            return
+        held = {prefix for routes in self.held.values() for prefix in routes}
+        if any(site == self.site and prefix in held for site, prefix in result.awaiting):
+            observed.wake_agents(self.db)
 
     def _note_conditions(self, outcome: SyncResult) -> None:
         """Stored rows the snapshot skipped, peers whose plan exceeds max_prefix: each is
