@@ -90,4 +90,4 @@ def observe(
 def broken(state: PathHealth, cause: str) -> Step:
     """The driver cannot build the path: down now, with its cause; streaks restart."""
     after = replace(state, health=Health.DOWN, cause=cause, answered=0, lost=0)
-    return Step(after, state.health is not Health.DOWN or state.cause != cause)
+    return Step(after, state.health is not Health.DOWN)  # a new cause alone: no transition
