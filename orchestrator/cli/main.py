@@ -31,7 +31,12 @@ GROUPS = {
     "report": "orchestrator.cli.report",
     "lab": "orchestrator.cli.lab",
 }
-TOP_LEVEL = ("plan", "status", "events")  # single commands from orchestrator.cli.plan
+TOP_LEVEL = {  # single commands, by the module that registers them
+    "plan": "orchestrator.cli.plan",
+    "status": "orchestrator.cli.plan",
+    "events": "orchestrator.cli.plan",
+    "paths": "orchestrator.cli.paths",
+}
 
 
 class OneLineErrors(TyperGroup):
@@ -82,8 +87,9 @@ def build_app(only: str | None = None) -> typer.Typer:
     for name, module in GROUPS.items():
         if only in (None, name):
             app.add_typer(importlib.import_module(module).app, name=name)
-    if only is None or only in TOP_LEVEL:
-        importlib.import_module("orchestrator.cli.plan").register(app)
+    wanted = sorted(set(TOP_LEVEL.values())) if only is None else [TOP_LEVEL.get(only, "")]
+    for module in filter(None, wanted):
+        importlib.import_module(module).register(app)
     return app
 
 

@@ -83,6 +83,15 @@ def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
             for p in s["peers"]
         ],
     )
+    table(
+        "Return paths",
+        ["site", "customer", "kind", "health", "since", "cause"],
+        [
+            [s["site"], p["customer"], p["kind"], p["health"], short_time(p["since"]), p["cause"]]
+            for s in sites
+            for p in s["return_paths"]
+        ],
+    )
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -207,3 +208,50 @@ def test_no_change_makes_no_kernel_write(db: Database) -> None:
     prober.clock.now += 10  # past the resync: a read, no write
     turns(loop, 5)
     assert len(fake.ops) == done
+
+
+def test_paths_command_shows_health_cause_and_figures(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from orchestrator.cli.main import build_app
+
+    loop, prober = make_loop(db)
+    run_for(loop, prober, 4)
+    prober.reachable["beta"] = False
+    run_for(loop, prober, 3)
+    loop.flush(force=True)
+    monkeypatch.setenv("SCRUBCTL_DB", db.url)
+    result = CliRunner().invoke(build_app(), ["paths", "--site", "fra", "--json"])
+    assert result.exit_code == 0, result.output
+    shown = {p["customer"]: p for p in json.loads(result.stdout)}
+    assert (shown["beta"]["health"], shown["beta"]["cause"]) == (
+        "down",
+        "3 probes to 192.0.2.130 lost in a row",
+    )
+    assert shown["beta"]["loss"] > 0 and shown["beta"]["interface"] == "line0"
+    assert (shown["acme"]["health"], shown["acme"]["interface"]) == ("up", "scr-acme")
+    assert shown["acme"]["rtt_ms"] == 4.0
+    unknown = CliRunner().invoke(build_app(), ["paths", "--site", "nowhere"])
+    assert unknown.exit_code == 3
+    assert unknown.stderr.startswith("error: --site: unknown site 'nowhere'")
+
+
+def test_site_list_shows_path_health(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from orchestrator.cli.main import build_app
+
+    loop, prober = make_loop(db)
+    prober.reachable["beta"] = False
+    run_for(loop, prober, 4)
+    loop.flush(force=True)
+    monkeypatch.setenv("SCRUBCTL_DB", db.url)
+    result = CliRunner().invoke(build_app(), ["site", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    (fra,) = json.loads(result.stdout)
+    assert {p["customer"]: p["health"] for p in fra["return_paths"]} == {
+        "acme": "up",
+        "beta": "down",
+    }
