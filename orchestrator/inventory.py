@@ -163,9 +163,17 @@ class CustomerSite(_Model):
 
 
 class HealthCheck(_Model):
-    target: AddressField
+    """How a site probes a return path (ICMP echo through the path itself).
+
+    ``target`` defaults to the path's far end: a GRE tunnel's ``inner_remote``,
+    a dedicated line's ``next_hop``. ``threshold`` consecutive losses make the
+    path down, ``rise`` consecutive answers make it up again.
+    """
+
+    target: AddressField | None = None
     interval: Annotated[Float, Field(ge=0.1, le=60)] = 1.0
     threshold: Annotated[Int, Field(ge=1, le=100)] = 3
+    rise: Annotated[Int, Field(ge=1, le=100)] = 3
 
 
 class GreReturnPath(_Model):
@@ -178,6 +186,12 @@ class GreReturnPath(_Model):
     mtu: Annotated[Int, Field(ge=1280, le=9000)] | None = None  # default from overhead
     ttl: Annotated[Int, Field(ge=1, le=255)] = 64
     health: HealthCheck | None = None
+
+    @property
+    def probe(self) -> HealthCheck:
+        """The health check with its defaults filled in (target: ``inner_remote``)."""
+        check = self.health or HealthCheck()
+        return check.model_copy(update={"target": check.target or self.inner_remote})
 
     @property
     def effective_mtu(self) -> int:
@@ -204,6 +218,22 @@ class DedicatedReturnPath(_Model):
     interface: IfName
     next_hop: AddressField
     health: HealthCheck | None = None
+
+    @property
+    def probe(self) -> HealthCheck:
+        """The health check with its defaults filled in (target: ``next_hop``)."""
+        check = self.health or HealthCheck()
+        return check.model_copy(update={"target": check.target or self.next_hop})
+
+    @model_validator(mode="after")
+    def _target_family(self) -> DedicatedReturnPath:
+        target = self.health.target if self.health is not None else None
+        if target is not None and target.version != self.next_hop.version:
+            raise ValueError(
+                f"health.target {target} is not IPv{self.next_hop.version} like next_hop "
+                f"{self.next_hop}: the line carries one family"
+            )
+        return self
 
 
 ReturnPath: TypeAlias = Annotated[GreReturnPath | DedicatedReturnPath, Field(discriminator="kind")]
@@ -357,6 +387,14 @@ def _check_references(inv: Inventory) -> list[InvalidInput]:
             if entry.site in seen:
                 errors.append(InvalidInput(f"site {entry.site!r} listed twice", where=where))
             seen.add(entry.site)
+            if entry.site in inv.sites and entry.site not in customer.return_paths:
+                errors.append(
+                    InvalidInput(
+                        f"{entry.site} has no return path for {cname}",
+                        where=where,
+                        hint=f"add customers.{cname}.return_paths.{entry.site}",
+                    )
+                )
         for path_site in customer.return_paths:
             if path_site not in seen:
                 errors.append(

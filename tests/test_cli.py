@@ -398,11 +398,10 @@ def test_customer_config_to_stdout_and_to_a_file(loaded: Run, db_url: str, tmp_p
     assert dump_db(db_url) == before
 
 
-def test_customer_config_without_a_return_path_at_the_site(
+def test_a_customer_site_without_a_return_path_is_refused(
     run: Run, db_url: str, tmp_path: Path
 ) -> None:
-    """Accepted by today's inventory checks (issue 8 will refuse it there): the command
-    must name the missing path, not crash."""
+    """A site the customer may use must have its return path: refused, nothing stored."""
     path = tmp_path / "inv.yml"
     path.write_text(
         _edit(
@@ -412,13 +411,13 @@ def test_customer_config_without_a_return_path_at_the_site(
         ),
         encoding="utf-8",
     )
-    assert run("inventory", "apply", str(path)).exit_code == 0
     before = dump_db(db_url)
-    result = run("customer", "config", "hoster", "--site", "ams", "--vendor", "junos")
+    result = run("inventory", "apply", str(path))
     assert_one_clean_error(
         result,
-        ExitCode.NOT_FOUND,
-        "error: customers.hoster.return_paths.ams: hoster has no return path at ams",
+        ExitCode.INVALID,
+        "error: customers.hoster.sites[0].site: ams has no return path for hoster "
+        "(add customers.hoster.return_paths.ams)",
     )
     assert dump_db(db_url) == before
 
@@ -672,7 +671,8 @@ BAD_INVENTORIES = {
         "policy: {asn: 64500}\n"
         "sites: {fra: {router_id: 192.0.2.1, peers: [{name: t, address: 192.0.2.254, asn: 1}]}}\n"
         "customers:\n"
-        "  x: {asn: 64511, prefixes: [{prefix: 10.1.0.0/16}], sites: [{site: fra}]}\n",
+        "  x: {asn: 64511, prefixes: [{prefix: 10.1.0.0/16}], sites: [{site: fra}],\n"
+        "      return_paths: {fra: {kind: dedicated, interface: eth3, next_hop: 192.0.2.130}}}\n",
         ExitCode.INVALID,
         "error: customers.x.prefixes[0].prefix: 10.1.0.0/16 overlaps reserved range 10.0.0.0/8 "
         "(set policy.allow_reserved_prefixes for a lab)",

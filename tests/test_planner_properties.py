@@ -64,11 +64,7 @@ def customer(draw: st.DrawFn, index: int) -> dict[str, Any]:
     prefixes.append({"prefix": str(next(v6.subnets(new_prefix=v6_len))),
                      "max_length": draw(st.integers(v6_len, 48))})  # fmt: skip
     sites = draw(st.lists(st.sampled_from(SITES), min_size=1, max_size=3, unique=True))
-    paths = {
-        s: {"kind": "dedicated", "interface": "eth1", "next_hop": "192.0.2.200"}
-        for s in sites
-        if draw(st.booleans()) or s == sites[0]
-    }
+    paths = {s: LINE for s in sites}  # every site a customer uses has its return path
     return {
         "asn": 64496 + index,
         "mode": draw(st.sampled_from(["on-demand", "always-on"])),
@@ -78,6 +74,9 @@ def customer(draw: st.DrawFn, index: int) -> dict[str, Any]:
         "sites": [{"site": s, "role": draw(st.sampled_from(["primary", "backup"]))} for s in sites],
         "return_paths": paths,
     }
+
+
+LINE = {"kind": "dedicated", "interface": "eth1", "next_hop": "192.0.2.200"}
 
 
 @st.composite
@@ -96,8 +95,7 @@ def inventories(draw: st.DrawFn) -> Inventory:
         spec["sites"] = [s for s in spec["sites"] if s["site"] in data["sites"]] or [
             {"site": "s0", "role": "primary"}
         ]
-        allowed = {s["site"] for s in spec["sites"]}
-        spec["return_paths"] = {k: v for k, v in spec["return_paths"].items() if k in allowed}
+        spec["return_paths"] = {s["site"]: LINE for s in spec["sites"]}
     return parse_inventory(data)
 
 

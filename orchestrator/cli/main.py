@@ -31,8 +31,14 @@ GROUPS = {
     "report": "orchestrator.cli.report",
     "lab": "orchestrator.cli.lab",
 }
-TOP_LEVEL = ("plan", "status", "events")  # single commands from orchestrator.cli.plan
-MOVES = ("failover", "failback")  # single commands from orchestrator.cli.moves
+TOP_LEVEL = {  # single commands, by the module that registers them
+    "plan": "orchestrator.cli.plan",
+    "status": "orchestrator.cli.plan",
+    "events": "orchestrator.cli.plan",
+    "paths": "orchestrator.cli.paths",
+    "failover": "orchestrator.cli.moves",
+    "failback": "orchestrator.cli.moves",
+}
 
 
 class OneLineErrors(TyperGroup):
@@ -83,10 +89,9 @@ def build_app(only: str | None = None) -> typer.Typer:
     for name, module in GROUPS.items():
         if only in (None, name):
             app.add_typer(importlib.import_module(module).app, name=name)
-    if only is None or only in TOP_LEVEL:
-        importlib.import_module("orchestrator.cli.plan").register(app)
-    if only is None or only in MOVES:
-        importlib.import_module("orchestrator.cli.moves").register(app)
+    wanted = sorted(set(TOP_LEVEL.values())) if only is None else [TOP_LEVEL.get(only, "")]
+    for module in filter(None, wanted):
+        importlib.import_module(module).register(app)
     return app
 
 
@@ -98,5 +103,5 @@ def __getattr__(name: str) -> typer.Typer:
 
 def main() -> None:
     first = sys.argv[1] if len(sys.argv) > 1 else None
-    only = first if first in GROUPS or first in TOP_LEVEL or first in MOVES else None
+    only = first if first in GROUPS or first in TOP_LEVEL else None
     sys.exit(build_app(only)())

@@ -117,6 +117,15 @@ def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
             for p in s["peers"]
         ],
     )
+    table(
+        "Return paths",
+        ["site", "customer", "kind", "health", "since", "cause"],
+        [
+            [s["site"], p["customer"], p["kind"], p["health"], short_time(p["since"]), p["cause"]]
+            for s in sites
+            for p in s["return_paths"]
+        ],
+    )
 
 
 @app.command()
@@ -130,13 +139,19 @@ def run(
                                  "as their references; writes nothing.")] = False,
     show_secrets: Annotated[bool, typer.Option("--show-secrets",
                             help="With --print-config: print the MD5 secrets themselves.")] = False,
+    no_return_paths: Annotated[bool, typer.Option("--no-return-paths",
+                               help="Do not build or probe the return paths (another system "
+                                    "owns this host's routes); their health stays as stored.")
+                               ] = False,
     db: DbOption = None,
 ) -> None:  # fmt: skip
     """Run ExaBGP for SITE with the agent as its API process; restart it if it dies."""
     if show_secrets and not print_config:
         raise InvalidInput("only goes with --print-config", where="--show-secrets")
     database = open_db(db)
-    runner = SiteRunner(database, site, run_dir or default_run_dir(site))
+    runner = SiteRunner(
+        database, site, run_dir or default_run_dir(site), return_paths=not no_return_paths
+    )
     if print_config:
         sys.stdout.write(runner.config_text(show_secrets=show_secrets))
         return

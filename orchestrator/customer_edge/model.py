@@ -135,7 +135,7 @@ def return_path(inv: Inventory, request: Request) -> tuple[Customer, ReturnPath,
 
 
 def _probe(health: HealthCheck | None) -> Probe | None:
-    if health is None:
+    if health is None or health.target is None:  # the site's default probe: nothing to add
         return None
     return Probe(health.target, health.interval, health.threshold)
 

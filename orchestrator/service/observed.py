@@ -1,28 +1,41 @@
-"""What the site agents write: session state, acknowledged routes, first acks.
+"""What the sites write: session state, acknowledged routes, first acks, path health.
 
 A session change alters what the planner decides for every site, so it bumps
 the change counter (other agents wake up). Route acknowledgements do not
 change any plan and are written without a bump, so they cause no re-plan.
+
+The same for a return path's health (written by the site's return-path
+loop): a transition bumps and is an audit event (``path.up``, ``path.down``,
+``path.unknown`` with the cause, loss and RTT); the periodic figures (loss,
+RTT, time of the last probe) are written without a bump.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
-from orchestrator.domain import Route
+from orchestrator.domain import Health, Route
 from orchestrator.service.common import record_event
 from orchestrator.service.snapshot import active_diversions
 from orchestrator.store.db import Database
-from orchestrator.store.models import AnnouncedRow, DiversionAckRow, SessionRow, SiteSyncRow
+from orchestrator.store.models import (
+    AnnouncedRow,
+    DiversionAckRow,
+    ReturnPathRow,
+    SessionRow,
+    SiteSyncRow,
+)
 
 CHUNK = 500  # prefixes per IN (...) clause: well under SQLite's variable limit
 
 ACTOR = "agent"
+PATH_ACTOR = "return-paths"
 
 
 def _set_session(
@@ -146,3 +159,76 @@ def wake_agents(db: Database) -> None:
     leaving a customer by plan withdraw (make-before-break), so its agent must re-plan."""
     with db.write():
         pass
+
+
+@dataclass(frozen=True)
+class PathReading:
+    """One path's health as the loop sees it; ``transition``: the health just changed."""
+
+    customer: str
+    health: Health
+    cause: str
+    loss: float | None
+    rtt_ms: float | None
+    checked_at: datetime | None
+    transition: bool = False
+
+
+@dataclass(frozen=True)
+class StoredHealth:
+    health: Health | None  # None: a value the store holds that is not a health
+    cause: str
+
+
+def record_path_health(
+    db: Database, site: str, readings: Sequence[PathReading], now: datetime
+) -> None:
+    """Write ``readings`` in one transaction; bump only if one is a transition."""
+    if not readings:
+        return
+    with db.write(bump=any(r.transition for r in readings)) as session:
+        for reading in readings:
+            row = session.get(ReturnPathRow, (reading.customer, site))
+            if row is None:
+                row = ReturnPathRow(customer=reading.customer, site=site)
+                session.add(row)
+                row.health, row.detail, row.changed_at = reading.health.value, reading.cause, now
+            if reading.transition:
+                row.health, row.detail, row.changed_at = reading.health.value, reading.cause, now
+                record_event(session, at=now, actor=PATH_ACTOR,
+                             action=f"path.{reading.health.value}",
+                             target=f"{site}/{reading.customer}", reason=reading.cause,
+                             detail={"loss": reading.loss, "rtt_ms": reading.rtt_ms})  # fmt: skip
+            row.loss, row.rtt_ms, row.checked_at = reading.loss, reading.rtt_ms, reading.checked_at
+
+
+def stored_health(db: Database, site: str) -> dict[str, StoredHealth]:
+    """The health each path of ``site`` had when the loop last wrote it."""
+    with db.read() as session:
+        rows = session.scalars(select(ReturnPathRow).where(ReturnPathRow.site == site))
+        result = {}
+        for row in rows:
+            try:
+                health: Health | None = Health(row.health)
+            except ValueError:
+                health = None
+            result[row.customer] = StoredHealth(health, row.detail)
+        return result
+
+
+def forget_paths(db: Database, site: str, keep: Sequence[str]) -> int:
+    """Remove the rows of paths the inventory no longer has at ``site``."""
+    query = select(ReturnPathRow.customer).where(
+        ReturnPathRow.site == site, ReturnPathRow.customer.not_in(list(keep))
+    )
+    with db.read() as session:
+        gone = list(session.scalars(query))
+    if not gone:
+        return 0
+    with db.write() as session:
+        session.execute(
+            delete(ReturnPathRow).where(
+                ReturnPathRow.site == site, ReturnPathRow.customer.in_(gone)
+            )
+        )
+    return len(gone)

@@ -13,6 +13,7 @@ from orchestrator.errors import Conflict, NotFound
 from orchestrator.inventory import Inventory
 from orchestrator.planner import plan
 from orchestrator.service.common import check_text, record_event
+from orchestrator.service.paths import list_paths
 from orchestrator.service.snapshot import load_intent, load_inventory, load_observed
 from orchestrator.store.db import Database
 from orchestrator.store.models import SessionRow, SiteAdminRow
@@ -89,6 +90,7 @@ def undrain(db: Database, site: str, *, reason: str, actor: str, now: datetime) 
 
 
 def list_(db: Database, *, now: datetime) -> list[dict[str, Any]]:
+    paths = list_paths(db)
     with db.read() as session:
         inv = load_inventory(session)
         admin = {r.site: r for r in session.scalars(select(SiteAdminRow))}
@@ -119,6 +121,11 @@ def list_(db: Database, *, now: datetime) -> list[dict[str, Any]]:
                     "admin_since": row.since.isoformat() if row else None,
                     "admin_reason": row.reason if row else "",
                     "peers": peers,
+                    "return_paths": [
+                        {"customer": v.customer, "kind": v.kind, "health": v.health,
+                         "since": v.since.isoformat() if v.since else None, "cause": v.cause}
+                        for v in paths if v.site == name
+                    ],
                 }
-            )
+            )  # fmt: skip
         return result

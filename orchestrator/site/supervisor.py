@@ -7,6 +7,11 @@ session records while ExaBGP runs); the agent it starts reconciles from an
 empty adj-rib-out, so the full plan goes out again. SIGTERM/SIGINT stop
 ExaBGP cleanly (it sends a NOTIFICATION; peers drop the routes) and mark the
 site's sessions down so the planner fails over at once.
+
+Next to ExaBGP runs the return-path loop (``site/returnpaths.py``) as its own
+process, restarted with its own back-off when it dies and stopped on SIGTERM
+(``return_paths=False``, ``site run --no-return-paths``: where another system
+owns the kernel's routes).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from orchestrator.service import observed
 from orchestrator.service.common import record_event
 from orchestrator.service.snapshot import load_inventory
 from orchestrator.site.backoff import RestartBackoff
+from orchestrator.site.loopproc import LoopProcess
 from orchestrator.store.db import Database
 from orchestrator.store.models import utcnow
 
@@ -61,6 +67,7 @@ class SiteRunner:
         *,
         max_restarts: int | None = None,
         backoff: RestartBackoff | None = None,
+        return_paths: bool = True,
     ):
         self.db = db
         self.site = site
@@ -69,6 +76,7 @@ class SiteRunner:
         self.backoff = backoff or RestartBackoff()
         self.stopping = False
         self.process: subprocess.Popen[bytes] | None = None
+        self.paths = LoopProcess(site, db.url) if return_paths else None
 
     def _inventory(self) -> Inventory:
         with self.db.read() as session:
@@ -119,8 +127,25 @@ class SiteRunner:
         conf, env, peers = self.prepare()
         signal.signal(signal.SIGTERM, self._signal)
         signal.signal(signal.SIGINT, self._signal)
-        restarts = 0
         self._event("site.run", f"ExaBGP starting with {conf}")
+        if self.paths is not None:
+            self.paths.start(time.monotonic())
+        try:
+            return self._supervise(conf, env, peers)
+        finally:
+            if self.paths is not None:
+                self.paths.stop()
+
+    def _tend_paths(self) -> None:
+        if self.paths is None:
+            return
+        note = self.paths.poll(time.monotonic())
+        if note is not None:
+            log.warning("%s", note)
+            self._event("site.return_paths", note)
+
+    def _supervise(self, conf: Path, env: Path, peers: list[str]) -> int:
+        restarts = 0
         while not self.stopping:
             observed.mark_site_down(self.db, self.site, peers, "ExaBGP starting", utcnow())
             self.backoff.started(time.monotonic())
@@ -138,6 +163,7 @@ class SiteRunner:
                 return 1
             deadline = time.monotonic() + delay
             while not self.stopping and time.monotonic() < deadline:
+                self._tend_paths()
                 time.sleep(min(0.1, delay))
         self._stop_process()
         observed.mark_site_down(self.db, self.site, peers, "site stopped", utcnow())
@@ -152,6 +178,7 @@ class SiteRunner:
                 code = process.wait(timeout=SESSION_POLL)
             except subprocess.TimeoutExpired:
                 code = None
+            self._tend_paths()
             # once more after the exit: a session recorded since the last look counts
             if not established and self._established():
                 established = True

@@ -96,7 +96,9 @@ def test_the_runner_resets_the_back_off_once_the_agent_records_a_session(
         return process
 
     backoff = RecordingBackoff()
-    runner = SiteRunner(db, "fra", tmp_path / "run", max_restarts=2, backoff=backoff)
+    runner = SiteRunner(
+        db, "fra", tmp_path / "run", max_restarts=2, backoff=backoff, return_paths=False
+    )
     monkeypatch.setattr(runner, "_start", start)
     assert runner.run() == 1  # gave up after max_restarts
     assert backoff.waits == waits

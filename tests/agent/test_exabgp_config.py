@@ -155,7 +155,7 @@ def test_a_python_path_exabgp_cannot_carry_is_refused(
 
 def test_a_refused_value_writes_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = Database(f"sqlite:///{tmp_path / 'site.db'}")
-    runner = SiteRunner(db, "x", tmp_path / "run")
+    runner = SiteRunner(db, "x", tmp_path / "run", return_paths=False)
     monkeypatch.setattr(runner, "_inventory", lambda: with_peer(name="t\n}"))
     with pytest.raises(InvalidInput, match=r"^sites\.x\.peers\[0\]\.name: "):
         runner.prepare()

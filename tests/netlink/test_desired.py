@@ -8,7 +8,7 @@ import pytest
 from netlink_support import inventory
 
 from orchestrator.drivers.netlink.desired import desired_state
-from orchestrator.drivers.netlink.marks import IFNAMSIZ, tunnel_name
+from orchestrator.drivers.netlink.marks import IFNAMSIZ, PROBE_MARK, tunnel_name
 from orchestrator.drivers.netlink.state import (
     Line,
     PathRoute,
@@ -81,6 +81,8 @@ def test_rules_per_upstream_interface_and_family_in_the_sites_table() -> None:
         PolicyRule(6, "up0", 17000, 777),
         PolicyRule(4, "up1", 17000, 777),
         PolicyRule(6, "up1", 17000, 777),
+        PolicyRule(4, "", 17001, 777, fwmark=PROBE_MARK),
+        PolicyRule(6, "", 17001, 777, fwmark=PROBE_MARK),
     )
     assert {r.table for p in desired.paths for r in p.routes} == {777}
     assert desired.warnings == ()
@@ -88,7 +90,7 @@ def test_rules_per_upstream_interface_and_family_in_the_sites_table() -> None:
 
 def test_no_upstream_interfaces_is_a_warning() -> None:
     desired = desired_state(inventory({"sites.fra.upstream_interfaces": []}), "fra")
-    assert desired.rules == ()
+    assert [rule.iif for rule in desired.rules] == ["", ""]  # the probes' rules only
     assert desired.warnings == (
         "sites.fra.upstream_interfaces: not set, so no traffic is routed by table 4200 "
         "and the return paths carry nothing",

@@ -123,7 +123,7 @@ def routes(ns: str, family: str = "-4", table: str = "4200") -> list[dict[str, A
 
 
 def our_rules(ns: str, family: str) -> list[dict[str, Any]]:
-    return [r for r in ip_json(ns, family, "rule", "show") if r.get("priority") == 17000]
+    return [r for r in ip_json(ns, family, "rule", "show") if r.get("priority") in (17000, 17001)]
 
 
 def pings(ns: str, target: str) -> bool:
@@ -141,7 +141,7 @@ def test_apply_installs_marked_routes_and_rules(lab: Lab) -> None:
         ("beta", Health.UNKNOWN),
         ("delta", Health.UNKNOWN),
     ]
-    assert writes == 4  # two routes, two rules
+    assert writes == 6  # two routes, two upstream rules, two probe rules
     assert routes(lab.site) == [
         {"dst": "198.51.100.0/24", "gateway": "192.0.2.130", "dev": "line0",
          "protocol": "245", "flags": []},
@@ -152,7 +152,9 @@ def test_apply_installs_marked_routes_and_rules(lab: Lab) -> None:
     ]
     for family in ("-4", "-6"):
         rules = our_rules(lab.site, family)
-        assert [(r["iif"], r["table"], r["protocol"]) for r in rules] == [("up0", "4200", "245")]
+        assert [
+            (r.get("iif"), r.get("fwmark"), r["priority"], r["table"], r["protocol"]) for r in rules
+        ] == [("up0", None, 17000, "4200", "245"), (None, "0x5c420001", 17001, "4200", "245")]
 
 
 def test_second_apply_makes_no_netlink_write(lab: Lab) -> None:
@@ -168,7 +170,7 @@ def test_removing_a_path_removes_exactly_its_route(lab: Lab) -> None:
     assert writes == 1
     assert routes(lab.site) == []
     assert [r["dst"] for r in routes(lab.site, "-6")] == ["2001:db8:300::/48"]
-    assert len(our_rules(lab.site, "-4")) == 1
+    assert [r.get("iif") for r in our_rules(lab.site, "-4")] == ["up0", None]  # + probe rule
 
 
 def test_foreign_objects_survive_apply_and_removal(lab: Lab) -> None:

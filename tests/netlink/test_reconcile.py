@@ -10,6 +10,7 @@ from netlink_support import inventory
 
 from orchestrator.domain import Health
 from orchestrator.drivers.netlink.desired import desired_state
+from orchestrator.drivers.netlink.marks import PROBE_MARK
 from orchestrator.drivers.netlink.ops import (
     AddAddress,
     AddRoute,
@@ -38,6 +39,7 @@ ACME_ROUTES = [
 BETA_ROUTE = PathRoute(net("198.51.100.0/24"), "line0", addr("192.0.2.130"), 4200)
 GAMMA_ROUTE = PathRoute(net("2001:db8:200::/48"), "scr-gamma", None, 4200)
 RULES = [PolicyRule(4, "up0", 17000, 4200), PolicyRule(6, "up0", 17000, 4200)]
+PROBE_RULES = [PolicyRule(f, "", 17001, 4200, fwmark=PROBE_MARK) for f in (4, 6)]
 
 
 def site_kernel() -> FakeKernel:
@@ -69,7 +71,7 @@ def test_first_run_builds_every_path_in_order() -> None:
         AddRoute(ACME_ROUTES[0]),
         AddRoute(ACME_ROUTES[1]),
         AddRoute(GAMMA_ROUTE),
-        *(AddRule(rule) for rule in RULES),
+        *(AddRule(rule) for rule in sorted(RULES + PROBE_RULES)),
     ]
     assert [(p.customer, p.health, p.cause) for p in report.paths] == [
         ("acme", Health.UNKNOWN, None),

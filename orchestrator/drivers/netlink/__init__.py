@@ -26,12 +26,15 @@ Kinds (``kinds/``, looked up by the inventory's ``kind``):
 Routing: every route goes into the site's table (``sites.<s>.return_table``,
 default 4200); one rule per upstream interface and family
 (``sites.<s>.upstream_interfaces``) selects that table for traffic arriving
-there, so the site's own traffic (BGP, GRE outer packets, probes) keeps
-using the main table.
+there, so the site's own traffic (BGP, GRE outer packets) keeps using the
+main table. The return-path probes carry the fwmark ``PROBE_MARK`` and a
+rule ``fwmark PROBE_MARK lookup <table>`` (priority 17001, per family) routes
+them like clean traffic (``drivers/probe.py``).
 
 Ownership marks (``marks.py``): interface names ``scr-<customer>`` (longer
 names: ``scr-`` + 6 characters + ``-`` + 4 hex digits) with the alias
-``scrubctl site=<s> customer=<c>``; route protocol 245; rule priority 17000
-(range 17000-17099) with protocol 245; the site's table. Only objects with
+``scrubctl site=<s> customer=<c>``; route protocol 245; rule priorities 17000
+(upstream rules) and 17001 (probe rule) in the range 17000-17099, with
+protocol 245; the site's table. Only objects with
 these marks are ever changed or deleted.
 """

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from orchestrator.domain import IPNetwork
 from orchestrator.drivers.netlink.kinds import KINDS, PathContext
-from orchestrator.drivers.netlink.marks import RULE_PRIORITY
+from orchestrator.drivers.netlink.marks import PROBE_MARK, PROBE_RULE_PRIORITY, RULE_PRIORITY
 from orchestrator.drivers.netlink.state import DesiredPath, DesiredState, PolicyRule
 from orchestrator.inventory import Inventory
 
@@ -50,8 +50,14 @@ def desired_state(inv: Inventory, site: str) -> DesiredState:
         for iif in config.upstream_interfaces
         for family in (4, 6)
     )
+    if paths:  # the probes' rule: probes are routed like clean traffic (drivers/probe.py)
+        rules += tuple(
+            PolicyRule(family=family, iif="", priority=PROBE_RULE_PRIORITY,
+                       table=config.return_table, fwmark=PROBE_MARK)
+            for family in (4, 6)
+        )  # fmt: skip
     warnings: tuple[str, ...] = ()
-    if paths and not rules:
+    if paths and not any(rule.iif for rule in rules):
         warnings = (
             f"sites.{site}.upstream_interfaces: not set, so no traffic is routed by "
             f"table {config.return_table} and the return paths carry nothing",

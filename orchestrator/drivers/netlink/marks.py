@@ -7,6 +7,9 @@
   ``rt_protos``, after ``eigrp`` 192) in the site's table.
 - **Policy rules**: protocol 245, a priority in 17000-17099 (the site's rules
   use 17000; ``main`` is 32766) and the site's table.
+- **Probe rule**: ``fwmark 0x5c420001 lookup <site table>`` per address
+  family, priority 17001, protocol 245: the return-path probes carry that
+  mark (``SO_MARK``), so they are routed like the customer's clean traffic.
 - **Table**: one per site, ``sites.<site>.return_table`` (default 4200).
 """
 
@@ -19,6 +22,8 @@ ALIAS_PREFIX = "scrubctl "
 ROUTE_PROTO = 245
 RULE_PRIORITY = 17000
 RULE_PRIORITIES = range(17000, 17100)
+PROBE_RULE_PRIORITY = 17001  # its own priority: a rule delete without fwmark matches any mark
+PROBE_MARK = 0x5C420001  # SO_MARK of every probe (drivers/probe.py)
 DEFAULT_TABLE = 4200
 IFNAMSIZ = 15  # the kernel's IFNAMSIZ (16) minus the terminating NUL
 _SHORT = IFNAMSIZ - len(IFNAME_PREFIX)  # 11 characters for the customer

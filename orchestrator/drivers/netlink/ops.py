@@ -110,4 +110,5 @@ def describe(op: Op) -> str:
             return f"{verb} route {r.dst}{via} dev {r.oif} table {r.table}"
         case AddRule(rule=r) | DeleteRule(rule=r):
             verb = "add" if isinstance(op, AddRule) else "delete"
-            return f"{verb} IPv{r.family} rule {r.priority}: iif {r.iif} lookup {r.table}"
+            match_ = f"fwmark {r.fwmark:#x}" if r.fwmark else f"iif {r.iif}"
+            return f"{verb} IPv{r.family} rule {r.priority}: {match_} lookup {r.table}"

@@ -160,6 +160,7 @@ class PyrouteKernel:
                     iif=msg.get("iifname") or "",
                     priority=priority,
                     table=msg.get("table"),
+                    fwmark=msg.get("fwmark") or 0,
                 )
             )
         return tuple(rules)
@@ -195,13 +196,17 @@ class PyrouteKernel:
         return args
 
     def _rule_args(self, rule: PolicyRule) -> dict[str, Any]:
-        return {
+        args: dict[str, Any] = {
             "family": _FAMILY[rule.family],
             "table": rule.table,
             "priority": rule.priority,
-            "iifname": rule.iif,
             "protocol": ROUTE_PROTO,
         }
+        if rule.iif:
+            args["iifname"] = rule.iif
+        if rule.fwmark:
+            args |= {"fwmark": rule.fwmark, "fwmask": 0xFFFFFFFF}
+        return args
 
     def _address_args(self, link: str, address: Any) -> dict[str, Any]:
         args = {

@@ -59,12 +59,14 @@ class PathRoute:
 
 @dataclass(frozen=True, order=True)
 class PolicyRule:
-    """``iif <upstream> lookup <table>`` for one address family (4 or 6)."""
+    """``iif <upstream> lookup <table>`` (or ``fwmark <mark> lookup <table>``, the
+    probes' rule: ``iif`` empty) for one address family (4 or 6)."""
 
     family: int
     iif: str
     priority: int
     table: int
+    fwmark: int = 0
 
 
 @dataclass(frozen=True)

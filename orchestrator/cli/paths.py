@@ -1,0 +1,42 @@
+"""``scrubctl paths``: every return path with its health, cause, loss and RTT."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from orchestrator.cli.common import DbOption, JsonOption, emit_json, guard, open_db, table
+from orchestrator.service.paths import PathView, list_paths
+
+
+def _time(value: datetime | None) -> str:
+    return f"{value:%F %T}Z" if value is not None else "-"
+
+
+def _row(view: PathView) -> list[str]:
+    loss = f"{view.loss:.0%}" if view.loss is not None else "-"
+    rtt = f"{view.rtt_ms:.1f} ms" if view.rtt_ms is not None else "-"
+    return [view.customer, view.site, view.kind, view.interface, view.target, view.health,
+            _time(view.since), view.cause, loss, rtt, _time(view.checked_at)]  # fmt: skip
+
+
+def paths(
+    site: Annotated[str | None, typer.Option("--site", "-s", help="Only this site.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every (customer, site) return path: kind, interface, health since when and why."""
+    views = list_paths(open_db(db), site)
+    if as_json:
+        emit_json([asdict(v) for v in views])
+        return
+    columns = ["customer", "site", "kind", "interface", "target", "health", "since", "cause",
+               "loss", "rtt", "last probe"]  # fmt: skip
+    table("Return paths", columns, [_row(v) for v in views])
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(guard(paths))

@@ -1,0 +1,101 @@
+"""The real ICMP prober over a dedicated line (a veth pair) in namespaces the test makes.
+
+The far side's link goes down: the path is down after ``threshold`` probes,
+and up again ``rise`` probes after it comes back. The probes are routed with
+the site's probe rule (the netlink driver builds it) and bound to the line.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Callable
+
+from conftest import sh
+from netlink_support import inventory
+
+from orchestrator.domain import Health
+from orchestrator.drivers.netlink.desired import desired_state
+from orchestrator.drivers.netlink.pyroute import PyrouteKernel
+from orchestrator.drivers.netlink.reconcile import apply
+from orchestrator.drivers.probe import IcmpProber, ProbeTarget
+from orchestrator.site.health import PathHealth, Thresholds, observe, start
+
+INTERVAL = 0.1
+LIMITS = Thresholds(fall=3, rise=2)
+FAR = ipaddress.ip_address("192.0.2.130")
+
+
+def line(netns: Callable[[str], str]) -> tuple[str, str]:
+    site, cust = netns("site"), netns("cust")
+    sh("ip", "link", "add", "line0", "netns", site, "type", "veth", "peer", "cust0", "netns", cust)
+    sh("ip", "-n", site, "addr", "add", "192.0.2.129/30", "dev", "line0")
+    sh("ip", "-n", cust, "addr", "add", "192.0.2.130/30", "dev", "cust0")
+    sh("ip", "-n", site, "link", "set", "line0", "up")
+    sh("ip", "-n", cust, "link", "set", "cust0", "up")
+    return site, cust
+
+
+def probe_until(
+    prober: IcmpProber, state: PathHealth, want: Health, limit: int = 50
+) -> tuple[PathHealth, int, list[float]]:
+    """Probe every INTERVAL until the health is ``want``; (state, probes it took, RTTs)."""
+    rtts: list[float] = []
+    for sent in range(1, limit + 1):
+        prober.send("beta")
+        deadline = time.monotonic() + INTERVAL
+        outcomes = []
+        while not outcomes:
+            outcomes = prober.collect(max(0.0, deadline - time.monotonic()))
+        for outcome in outcomes:
+            state = observe(state, outcome.ok, outcome.rtt_ms, LIMITS, str(FAR)).state
+            if outcome.rtt_ms is not None:
+                rtts.append(outcome.rtt_ms)
+        time.sleep(max(0.0, deadline - time.monotonic()))
+        if state.health is want:
+            return state, sent, rtts
+    raise AssertionError(f"still {state.health} after {limit} probes")
+
+
+def test_probe_over_a_dedicated_line_goes_down_and_up(netns: Callable[[str], str]) -> None:
+    site, cust = line(netns)
+    with PyrouteKernel(netns=site) as kernel:  # the probe rule: fwmark -> the site's table
+        apply(kernel, desired_state(inventory(), "fra"))
+    prober = IcmpProber(netns=site)
+    try:
+        prober.configure([ProbeTarget("beta", "line0", FAR, timeout=INTERVAL)])
+        state, took, rtts = probe_until(prober, start(None), Health.UP)
+        assert took == LIMITS.rise
+        assert 0 < max(rtts) < INTERVAL * 1000
+
+        sh("ip", "-n", cust, "link", "set", "cust0", "down")
+        state, took, _ = probe_until(prober, state, Health.DOWN)
+        assert took == LIMITS.fall
+        assert state.cause == f"3 probes to {FAR} lost in a row"
+
+        sh("ip", "-n", cust, "link", "set", "cust0", "up")
+        state, took, _ = probe_until(prober, state, Health.UP)
+        assert took >= LIMITS.rise  # the carrier takes a moment to come back
+    finally:
+        prober.close()
+
+
+def test_probe_does_not_leave_by_another_interface(netns: Callable[[str], str]) -> None:
+    """The far end is reachable over a second link too; the line's probe must fail anyway."""
+    site, cust = line(netns)
+    sh("ip", "link", "add", "other0", "netns", site, "type", "veth", "peer", "other1",
+       "netns", cust)  # fmt: skip
+    sh("ip", "-n", site, "addr", "add", "198.18.9.1/30", "dev", "other0")
+    sh("ip", "-n", cust, "addr", "add", "198.18.9.2/30", "dev", "other1")
+    sh("ip", "-n", site, "link", "set", "other0", "up")
+    sh("ip", "-n", cust, "link", "set", "other1", "up")
+    sh("ip", "-n", cust, "link", "set", "cust0", "down")
+    sh("ip", "-n", site, "route", "add", "192.0.2.130/32", "via", "198.18.9.2")
+    sh("ip", "-n", cust, "addr", "add", "192.0.2.130/32", "dev", "lo")
+    prober = IcmpProber(netns=site)
+    try:
+        prober.configure([ProbeTarget("beta", "line0", FAR, timeout=INTERVAL)])
+        _, took, _ = probe_until(prober, start(None), Health.DOWN)
+        assert took == LIMITS.fall
+    finally:
+        prober.close()
