@@ -846,3 +846,21 @@ def test_usage_errors_are_one_line_and_exit_2(
     assert result.exit_code == ExitCode.INVALID
     assert result.stderr.strip() == expected
     assert dump_db(db_url) == before
+
+
+def test_status_shows_each_return_paths_health(loaded: Run, db_url: str) -> None:
+    from orchestrator.domain import Health
+    from orchestrator.service.observed import PathReading, record_path_health
+
+    db = Database(db_url)
+    try:
+        now = datetime.now(UTC)
+        down = PathReading("acme", Health.DOWN, "3 probes lost", 1.0, None, now, True)
+        record_path_health(db, "fra", [down], now)
+    finally:
+        db.dispose()
+    body = as_json(loaded("status", "--json"))
+    assert body["customers"]["acme"]["paths"] == {"fra": "down", "ams": "unknown"}
+    assert body["customers"]["pharmanet"]["paths"] == {"fra": "unknown", "ams": "unknown"}
+    table = loaded("status")
+    assert "ams:unknown fra:down" in table.stdout

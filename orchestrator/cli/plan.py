@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -21,6 +21,7 @@ from orchestrator.domain import Protection
 from orchestrator.errors import ExitCode, InvalidInput
 from orchestrator.service import status as service
 from orchestrator.service.common import DURATION_RE, parse_duration
+from orchestrator.service.paths import PathView, list_paths
 
 MAX_SINCE = timedelta(days=36_500)  # a century: reports over years, never before year 1
 
@@ -59,12 +60,25 @@ def plan(
         say(f"REFUSED: {violation}")
 
 
-def _customers(customers: dict[str, dict[str, object]]) -> None:
+def _customers(customers: dict[str, dict[str, Any]]) -> None:
     table(
         "Customers",
-        ["customer", "state", "why"],
-        [[name, c["state"], c["reason"]] for name, c in customers.items()],
-    )
+        ["customer", "state", "return paths", "why"],
+        [
+            [name, c["state"], " ".join(f"{s}:{h}" for s, h in c["paths"].items()) or "-",
+             c["reason"]]
+            for name, c in customers.items()
+        ],
+    )  # fmt: skip
+
+
+def _with_paths(customers: dict[str, dict[str, Any]], paths: list[PathView]) -> None:
+    """Each customer's return-path health per site, as the sites' probes report it."""
+    for customer in customers.values():
+        customer["paths"] = {}
+    for path in paths:
+        if path.customer in customers:
+            customers[path.customer]["paths"][path.site] = path.health
 
 
 def status(
@@ -75,8 +89,10 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """Per customer: protected, last resort or unprotected, and why."""
-    view = service.plan_view(service.current_plan(open_db(db), now=now()))
+    database = open_db(db)
+    view = service.plan_view(service.current_plan(database, now=now()))
     customers = view["customers"]
+    _with_paths(customers, list_paths(database))
     if as_json:
         emit_json(
             {
