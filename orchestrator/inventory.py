@@ -214,10 +214,23 @@ class GreReturnPath(_Model):
 
 
 class DedicatedReturnPath(_Model):
+    """An existing interface and the customer's router on it. A dual-stack customer's
+    line has an IPv4 ``next_hop`` and an IPv6 ``next_hop_v6``; each carries the
+    prefixes of its own family."""
+
     kind: Literal["dedicated"]
     interface: IfName
     next_hop: AddressField
+    next_hop_v6: AddressField | None = None
     health: HealthCheck | None = None
+
+    @property
+    def next_hops(self) -> dict[int, IPAddress]:
+        """IP version -> the next hop that carries that family's prefixes."""
+        hops: dict[int, IPAddress] = {self.next_hop.version: self.next_hop}
+        if self.next_hop_v6 is not None:
+            hops[6] = self.next_hop_v6
+        return hops
 
     @property
     def probe(self) -> HealthCheck:
@@ -227,11 +240,15 @@ class DedicatedReturnPath(_Model):
 
     @model_validator(mode="after")
     def _target_family(self) -> DedicatedReturnPath:
+        if self.next_hop_v6 is not None and (
+            self.next_hop.version != 4 or self.next_hop_v6.version != 6
+        ):
+            raise ValueError("with next_hop_v6 (IPv6), next_hop must be the IPv4 next hop")
         target = self.health.target if self.health is not None else None
-        if target is not None and target.version != self.next_hop.version:
+        if target is not None and target.version not in self.next_hops:
             raise ValueError(
                 f"health.target {target} is not IPv{self.next_hop.version} like next_hop "
-                f"{self.next_hop}: the line carries one family"
+                f"{self.next_hop}: the line carries no other family (see next_hop_v6)"
             )
         return self
 

@@ -35,6 +35,7 @@ pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX, PREFIX6 = "203.0.113.0/24", "2001:db8:100::/48"
 TRANSIT1_V6, FRA_V6 = "2001:db8:ffff:1::1", "2001:db8:ffff:1::2"
+LINE_FRA_V6, LINE_CE_V6 = "2001:db8:ffff:13::1", "2001:db8:ffff:13::2"  # fra eth3 - ce eth3
 FRA = {"transit1": "192.0.2.134", "transit2": "192.0.2.142"}  # fra as each transit sees it
 PRIMARY_PATH = "64500 64496"
 ZONED = "2001:db8:100::%0/48"  # what `divert start --prefix` took before issue 7
@@ -67,6 +68,8 @@ def dual_stack_inventory(path: Path) -> Path:
          "asn": 64501, "max_prefix": 100}
     )  # fmt: skip
     data["customers"]["acme"]["prefixes"].append({"prefix": PREFIX6})
+    # a dual-stack customer's dedicated line needs a next hop per family
+    data["customers"]["acme"]["return_paths"]["fra"]["next_hop_v6"] = LINE_CE_V6
     path.write_text(yaml.safe_dump(data))
     return path
 
@@ -141,6 +144,8 @@ def env(lab: LabHandle) -> Iterator[Env]:
     environment = Env(lab, sites, db)
     try:
         lab.exec("fra", "ip", "-6", "address", "add", f"{FRA_V6}/64", "dev", "eth1", "nodad")
+        lab.exec("fra", "ip", "-6", "address", "add", f"{LINE_FRA_V6}/64", "dev", "eth3", "nodad")
+        lab.exec("ce", "ip", "-6", "address", "add", f"{LINE_CE_V6}/64", "dev", "eth3", "nodad")
         lab.exec("transit1", "ip", "-6", "address", "add", f"{TRANSIT1_V6}/64", "dev", "eth2",
                  "nodad")  # fmt: skip
         vtysh = ["vtysh", "-c", "configure terminal"]

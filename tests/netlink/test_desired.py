@@ -16,7 +16,7 @@ from orchestrator.drivers.netlink.state import (
     Tunnel,
     TunnelParams,
 )
-from orchestrator.inventory import parse_inventory
+from orchestrator.inventory import InventoryErrors, parse_inventory
 
 net = ipaddress.ip_network
 addr = ipaddress.ip_address
@@ -62,14 +62,36 @@ def test_gre_mtu(edit: dict[str, object], mtu: int) -> None:
 def test_dedicated_line_routes_via_the_next_hop() -> None:
     path = desired_state(inventory(), "fra").paths[1]
     assert (path.kind, path.tunnel, path.problem) == ("dedicated", None, None)
-    assert path.line == Line("line0", addr("192.0.2.130"))
+    assert path.line == Line("line0", (addr("192.0.2.130"),))
     assert path.routes == (PathRoute(net("198.51.100.0/24"), "line0", addr("192.0.2.130"), 4200),)
 
 
 def test_dedicated_next_hop_of_the_other_family_is_a_problem() -> None:
     edit = {"customers.beta.prefixes": [{"prefix": "198.51.100.0/24"}, {"prefix": "2001:db8::/48"}]}
     path = desired_state(inventory(edit), "fra").paths[1]
-    assert path.problem == "next hop 192.0.2.130 is IPv4: it cannot carry 2001:db8::/48"
+    assert path.problem == (
+        "the line has a next hop for IPv4 (192.0.2.130) only: it cannot carry 2001:db8::/48"
+    )
+
+
+def test_dual_stack_line_routes_each_family_via_its_own_next_hop() -> None:
+    edit = {
+        "customers.beta.prefixes": [{"prefix": "198.51.100.0/24"}, {"prefix": "2001:db8::/48"}],
+        "customers.beta.return_paths.fra.next_hop_v6": "2001:db8:ffff::2",
+    }
+    path = desired_state(inventory(edit), "fra").paths[1]
+    assert path.problem is None
+    assert path.line == Line("line0", (addr("192.0.2.130"), addr("2001:db8:ffff::2")))
+    assert path.routes == (
+        PathRoute(net("198.51.100.0/24"), "line0", addr("192.0.2.130"), 4200),
+        PathRoute(net("2001:db8::/48"), "line0", addr("2001:db8:ffff::2"), 4200),
+    )
+
+
+def test_next_hop_v6_must_be_ipv6_beside_an_ipv4_next_hop() -> None:
+    edit = {"customers.beta.return_paths.fra.next_hop_v6": "192.0.2.131"}
+    with pytest.raises(InventoryErrors, match="next_hop must be the IPv4 next hop"):
+        inventory(edit)
 
 
 def test_rules_per_upstream_interface_and_family_in_the_sites_table() -> None:

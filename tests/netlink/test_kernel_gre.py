@@ -273,7 +273,9 @@ def test_removed_path_removes_its_tunnel_and_nothing_else(lab: Lab) -> None:
     names = {link["ifname"] for link in ip_json(lab.site, "link", "show")}
     assert "scr-acme" not in names
     assert {"gre9", "scr-other", "up0", "wan0"} <= names
-    assert writes == 1  # the tunnel; its routes went with it (rules stay: the site's)
+    # the tunnel (its routes went with it) and the probes' rule per family (no path is
+    # left to probe); the upstream rules stay: they are the site's
+    assert writes == 3
 
 
 def test_mss_clamp_on_the_tunnel_with_the_detected_backend(lab: Lab) -> None:

@@ -37,10 +37,11 @@ class Tunnel:
 
 @dataclass(frozen=True)
 class Line:
-    """A dedicated line: an interface the site does not own, and the next hop on it."""
+    """A dedicated line: an interface the site does not own, and the next hop on it
+    (one per address family the line carries)."""
 
     interface: str
-    next_hop: IPAddress
+    next_hops: tuple[IPAddress, ...]
 
 
 @dataclass(frozen=True)
