@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.lab.guest import MEMORY_MB
 from orchestrator.lab.uml import (
     OUT_ENV,
     UmlError,
@@ -39,6 +40,7 @@ FORCE_ENV = "SCRUBCTL_UML_FORCE"
 REPORTS = "reports.jsonl"
 BOOT_BUDGET = 120.0  # seconds for boot, pytest start-up and halt
 TEST_BUDGET = 60.0  # seconds per test on top
+GUEST_MEMORY_MB = MEMORY_MB  # enough for the whole lab (FRR, ExaBGP, site runners)
 # No cache (read-only root); no hypothesis plugin: its import costs ~2 s in the guest.
 GUEST_PYTEST_OPTIONS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
 
@@ -71,7 +73,9 @@ class GuestBatch:
         env[IN_GUEST_ENV] = "1"
         if "PYTHONPATH" in os.environ:
             env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-        runner = UmlRunner(timeout=BOOT_BUDGET + TEST_BUDGET * len(self.nodeids))
+        runner = UmlRunner(
+            memory_mb=GUEST_MEMORY_MB, timeout=BOOT_BUDGET + TEST_BUDGET * len(self.nodeids)
+        )
         try:
             result = runner.run(argv, env=env, cwd=self.rootdir)
         except UmlError as exc:

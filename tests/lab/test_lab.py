@@ -17,7 +17,7 @@ from orchestrator.lab.traffic import packets
 
 pytestmark = pytest.mark.lab
 
-CE_ROUTE = "64496 64496 64496 64496"  # the CE's own, prepended announcement
+CE_ROUTE = "64496 64496 64496 64496 64496"  # the CE's own, prepended announcement
 RTBH_HOST = "203.0.113.66/32"
 FOREIGN_HOST = "198.51.100.10/32"  # the client: not acme's to blackhole
 DISCARD = "192.0.2.66"
