@@ -98,10 +98,14 @@ def test_links_name_existing_nodes(doc: Any) -> None:
 
 
 def test_exec_interfaces_exist_as_link_endpoints(doc: Any) -> None:
+    """Every ``dev X`` is a link endpoint or an interface an earlier line creates."""
     ends = {e for link in doc["topology"]["links"] for e in link["endpoints"]}
     for name, spec in nodes(doc).items():
+        created: set[str] = set()
         for line in spec.get("exec", []):
             words = line.split()
-            if "dev" in words:
+            if words[:3] == ["ip", "link", "add"]:
+                created.add(words[4] if words[3] == "name" else words[3])
+            elif "dev" in words:
                 dev = words[words.index("dev") + 1]
-                assert f"{name}:{dev}" in ends, f"{name}: `{line}` names {dev}"
+                assert f"{name}:{dev}" in ends or dev in created, f"{name}: `{line}` names {dev}"

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.lab.guest import MEMORY_MB
 from orchestrator.lab.uml import (
     OUT_ENV,
     UmlError,
@@ -39,6 +40,10 @@ FORCE_ENV = "SCRUBCTL_UML_FORCE"
 REPORTS = "reports.jsonl"
 BOOT_BUDGET = 120.0  # seconds for boot, pytest start-up and halt
 TEST_BUDGET = 60.0  # seconds per test on top
+# Per test module that builds the namespace lab (marked ``lab``) on top: lab up, the
+# site runners' ExaBGP, lab down; measured 150 s in a guest on 2 busy cores.
+LAB_MODULE_BUDGET = 300.0
+GUEST_MEMORY_MB = MEMORY_MB  # enough for the whole lab (FRR, ExaBGP, site runners)
 # No cache (read-only root); no hypothesis plugin: its import costs ~2 s in the guest.
 GUEST_PYTEST_OPTIONS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
 
@@ -57,6 +62,7 @@ class GuestBatch:
 
     rootdir: Path
     nodeids: list[str]
+    lab_modules: int = 0  # how many of the tests' modules build the lab
     done: UmlResult | UmlError | None = None
     reports: dict[str, list[GuestReport]] = field(default_factory=dict)
 
@@ -71,7 +77,12 @@ class GuestBatch:
         env[IN_GUEST_ENV] = "1"
         if "PYTHONPATH" in os.environ:
             env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-        runner = UmlRunner(timeout=BOOT_BUDGET + TEST_BUDGET * len(self.nodeids))
+        runner = UmlRunner(
+            memory_mb=GUEST_MEMORY_MB,
+            timeout=BOOT_BUDGET
+            + TEST_BUDGET * len(self.nodeids)
+            + LAB_MODULE_BUDGET * self.lab_modules,
+        )
         try:
             result = runner.run(argv, env=env, cwd=self.rootdir)
         except UmlError as exc:
@@ -153,7 +164,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for i in marked:
             items[i].add_marker(pytest.mark.skip(reason=placement))
         return
-    batch = GuestBatch(config.rootpath, [items[i].nodeid for i in marked])
+    lab_modules = {items[i].path for i in marked if items[i].get_closest_marker("lab")}
+    batch = GuestBatch(config.rootpath, [items[i].nodeid for i in marked], len(lab_modules))
     for i in marked:
         items[i] = _stand_in(items[i], batch)
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from orchestrator.cli.common import JsonOption, emit_json, guard, say, table
+from orchestrator.errors import InvalidInput
 from orchestrator.lab import status as lab_status
 from orchestrator.lab import traffic as lab_traffic
+from orchestrator.lab.guest import in_guest
 from orchestrator.lab.runner import LabRunner
 from orchestrator.lab.shell import in_netns, require_namespaces
 from orchestrator.lab.topology import default_topology_path, load_topology
@@ -23,6 +26,7 @@ app = typer.Typer(
 traffic_app = typer.Typer(help="Bounded test traffic inside the lab, and its counters.",
                           no_args_is_help=True)  # fmt: skip
 app.add_typer(traffic_app, name="traffic")
+DEMO_BUDGET = 900.0  # seconds for the whole demo inside a guest
 
 TopologyOption = Annotated[
     Path | None,
@@ -43,6 +47,30 @@ NameOption = Annotated[
 ]
 
 
+UmlOption = Annotated[
+    bool,
+    typer.Option(
+        "--uml",
+        help="Run in a user-mode Linux guest (the default where this kernel has no GRE).",
+    ),
+]
+
+
+def _guest(commands: list[list[str]], topology: Path | None, name: str | None,
+           timeout: float) -> None:  # fmt: skip
+    """Run ``lab`` commands in one user-mode Linux guest; print what they printed."""
+    from orchestrator.lab.guest import run_in_guest
+
+    where = ["--topology", str((topology or default_topology_path()).resolve())]
+    where += ["--name", name] if name else []
+    say("booting a user-mode Linux guest (kernel GRE; the lab lives as long as the guest)")
+    result = run_in_guest([[*c, *where] for c in commands], workdir=Path.cwd(), timeout=timeout)
+    sys.stdout.write(result.output)
+    say(f"guest halted after {result.seconds:.1f} s (boot to halt)")
+    if result.exit_code != 0:
+        raise typer.Exit(result.exit_code)
+
+
 def _runner(topology: Path | None, name: str | None) -> LabRunner:
     topo = load_topology(topology or default_topology_path())
     name = name or os.environ.get("SCRUBCTL_LAB_NAME")
@@ -55,8 +83,20 @@ def up(
     topology: TopologyOption = None,
     name: NameOption = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for BGP.")] = 60.0,
+    uml: Annotated[
+        bool,
+        typer.Option(
+            "--uml",
+            help="Build it in a user-mode Linux guest with kernel GRE, show its status and "
+            "halt: the lab lives only as long as the guest.",
+        ),
+    ] = False,
 ) -> None:
     """Build the lab (removing leftovers of an earlier run first) and wait for BGP."""
+    if uml and not in_guest():
+        up_args = ["up", "--timeout", str(timeout)]
+        _guest([up_args, ["status"], ["down"]], topology, name, timeout=timeout + 120)
+        return
     runner = _runner(topology, name)
     report = runner.up(converge_timeout=timeout)
     if report.cleaned:
@@ -67,6 +107,13 @@ def up(
         f"built in {report.build_seconds:.1f} s, converged in {report.converge_seconds:.1f} s "
         f"(total {report.total_seconds:.1f} s)"
     )
+    for site in report.paths:
+        for text in (*site.built, *(f"DOWN {d}" for d in site.down)):
+            say(f"{site.site}: return path {text}")
+    if report.skipped:
+        say(f"this kernel has no GRE: {len(report.skipped)} exec lines of the GRE return path "
+            "were not run, so that path is down; `scrubctl lab demo` runs the whole lab, "
+            "tunnel included, in a user-mode Linux guest")  # fmt: skip
 
 
 @app.command()
@@ -75,9 +122,23 @@ def demo(
     topology: TopologyOption = None,
     name: NameOption = None,
     keep: Annotated[bool, typer.Option("--keep", help="Leave the lab and sites running.")] = False,
+    uml: UmlOption = False,
 ) -> None:
-    """The end-to-end demo: divert, fail over, fall back, withdraw (the README's main job)."""
+    """The end-to-end demo: divert, fail over, fall back, withdraw (the README's main job).
+
+    Where this kernel has no GRE (or with --uml) it runs in one user-mode Linux guest."""
     from orchestrator.lab.demo import run_demo
+    from orchestrator.lab.guest import want_guest
+
+    if want_guest(uml):
+        if keep:
+            raise InvalidInput(
+                "the lab cannot outlive its user-mode Linux guest",
+                where="--keep",
+                hint="drop --keep, or run on a kernel with GRE",
+            )
+        _guest([["demo"]], topology, name, timeout=DEMO_BUDGET)
+        return
 
     run_demo(_runner(topology, name), say, keep=keep)
 

@@ -99,6 +99,10 @@ class Demo:
         self.say(f"  legitimate: {legit.ok}/{legit.sent} requests answered")
         self.say(f"  attack: {attack.sent} NTP-shaped packets sent; reached the server: "
                  f"{delta('server', 'lab', 'attack_arrived')}")  # fmt: skip
+        fra, ams = delta("ce", "lab", "from_fra"), delta("ce", "lab", "from_ams")
+        direct = delta("ce", "lab", "from_transit")
+        self.say(f"  at acme's edge: {fra} packets over fra's dedicated line, {ams} through "
+                 f"the GRE tunnel from ams, {direct} straight from the transits")  # fmt: skip
         for site in ("fra", "ams"):
             seen = delta(site, "scrub", "to_customer")
             dropped = delta(site, "scrub", "attack_dropped")

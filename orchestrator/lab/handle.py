@@ -7,7 +7,7 @@ import subprocess
 from collections.abc import Sequence
 from typing import Any
 
-from orchestrator.lab import traffic
+from orchestrator.lab import filters, traffic
 from orchestrator.lab.expect import Outcome, wait_for
 from orchestrator.lab.peer import StaticPeer, StaticRoute
 from orchestrator.lab.runner import LabRunner, UpReport
@@ -49,7 +49,7 @@ class LabHandle:
             timeout=timeout, interval=interval, what=f"{node}: {command}",
         )  # fmt: skip
 
-    def counters(self) -> traffic.Counters:
+    def counters(self) -> filters.Counters:
         return traffic.read_counters(self.topology)
 
     def legit(self, count: int = 20, interval: float = 0.05) -> traffic.LegitResult:

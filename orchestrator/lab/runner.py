@@ -6,6 +6,13 @@ what ``up`` creates: the namespaces ``clab-<lab>-<node>`` (with their veths),
 every process running inside them (FRR daemons, the traffic server, anything a
 test started there) and the run directory ``/run/scrubctl-lab/<lab>/``.
 Namespaces and processes outside the lab are never touched.
+
+Kernel differences: on a kernel without GRE (``gre=False``; default: detected)
+the exec lines that create or name a GRE tunnel are skipped and listed in the
+report, so the rest of the lab runs and the missing tunnel is visible (the
+whole lab with its tunnel runs in a user-mode Linux guest: ``lab.guest``).
+Where nftables lacks the ip family, ``nft -f X.nft`` lines load X's
+iptables-legacy twin (``lab.filters``).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import InvalidInput
-from orchestrator.lab import frr, traffic
+from orchestrator.lab import filters, frr, returns, traffic
 from orchestrator.lab.expect import wait_for
 from orchestrator.lab.rundir import BASE, LabLock, RunDir
 from orchestrator.lab.shell import (
@@ -36,6 +43,7 @@ from orchestrator.lab.shell import (
     stop_pids,
 )
 from orchestrator.lab.topology import Topology
+from orchestrator.lab.uml import kernel_has_gre
 
 FRR_CRASH_DIR = Path("/var/tmp/frr")
 
@@ -46,6 +54,8 @@ class UpReport:
     cleaned: list[str] = field(default_factory=list)
     steps: dict[str, float] = field(default_factory=dict)  # step -> seconds
     sessions: int = 0
+    skipped: list[str] = field(default_factory=list)  # "node: line" not run (no GRE)
+    paths: list[returns.SitePaths] = field(default_factory=list)
     build_seconds: float = 0.0
     converge_seconds: float = 0.0
 
@@ -81,8 +91,10 @@ class LabRunner:
         base: Path = BASE,
         lock: LabLock | None = None,
         log: Callable[[str], None] | None = None,
+        gre: bool | None = None,
     ) -> None:
         self.topology = topology
+        self.gre = gre
         self.rundir = RunDir(topology.name, base)
         self.lock = lock or LabLock(base)
         self.log = log or (lambda _msg: None)
@@ -136,9 +148,10 @@ class LabRunner:
             ("clean", lambda: report.cleaned.extend(self._down().namespaces)),
             ("namespaces", self._create_namespaces),
             ("links", self._create_links),
-            ("exec", lambda: self._run_exec(vtysh=False)),
+            ("exec", lambda: self._run_exec(report, vtysh=False)),
+            ("return-paths", lambda: self._build_return_paths(report)),
             ("frr", self._start_frr),
-            ("exec-vtysh", lambda: self._run_exec(vtysh=True)),
+            ("exec-vtysh", lambda: self._run_exec(report, vtysh=True)),
             ("counters", self._install_counters),
             ("converge", lambda: self._converge(report, converge_timeout)),
         ]
@@ -172,16 +185,26 @@ class LabRunner:
             run(["ip", "-n", ns_a, "link", "set", a.interface, "up"])
             run(["ip", "-n", ns_b, "link", "set", b.interface, "up"])
 
-    def _run_exec(self, *, vtysh: bool) -> None:
+    def has_gre(self) -> bool:
+        if self.gre is None:
+            self.gre = kernel_has_gre()
+        return self.gre
+
+    def _run_exec(self, report: UpReport, *, vtysh: bool) -> None:
         """The nodes' exec lines, bind targets replaced by their sources. vtysh
         lines run after FRR has started (as in containerlab), pointed at the node's
         vty sockets; every other line runs before."""
+        backend = filters.backend()
         for node in self.topology.nodes.values():
             env = dict(os.environ, **dict(node.env))
             for i, argv in enumerate(node.exec):
                 if (argv[0] == "vtysh") != vtysh:
                     continue
-                line = list(node.translate(argv))
+                if not self.has_gre() and node.needs_gre(argv):
+                    report.skipped.append(f"{node.name}: {' '.join(argv)}")
+                    self.log(f"{node.name}: skipped (this kernel has no GRE): {' '.join(argv)}")
+                    continue
+                line = list(filters.exec_line(node.translate(argv), backend))
                 if vtysh:
                     line = [*self.frr(node.name).vtysh_argv(), *line[1:]]
                 try:
@@ -190,6 +213,15 @@ class LabRunner:
                     raise InvalidInput(
                         str(exc), where=f"topology.nodes.{node.name}.exec[{i}]"
                     ) from None
+
+    def _build_return_paths(self, report: UpReport) -> None:
+        """STAND-IN for the site's return-path loop: see ``lab.returns``."""
+        if not returns.inventory_path(self.topology).is_file():
+            return
+        report.paths = returns.build_all(self.topology)
+        for site in report.paths:
+            for text in (*site.built, *(f"DOWN {d}" for d in site.down), *site.warnings):
+                self.log(f"{site.site}: return path {text}")
 
     def _install_counters(self) -> None:
         nodes = traffic.install_counters(self.topology)

@@ -34,6 +34,7 @@ _NEIGHBOR = re.compile(r"^\s*neighbor\s+(\S+)\s+remote-as\s+(\d+)\s*$", re.MULTI
 _PASSWORD = re.compile(r"^\s*neighbor\s+(\S+)\s+password\s+(\S+)\s*$", re.MULTILINE)
 _ROUTER_BGP = re.compile(r"^\s*router\s+bgp\s+(\d+)\s*$", re.MULTILINE)
 _NETWORK = re.compile(r"^\s*network\s+(\S+)\s*$", re.MULTILINE)
+_WORD = r"(?<![A-Za-z0-9_-]){}(?![A-Za-z0-9_-])"  # an interface name inside a line
 _DAEMON_ON = re.compile(r"^\s*([a-z0-9]+d)\s*=\s*yes\s*$", re.MULTILINE)
 
 
@@ -130,6 +131,16 @@ class Node:
         conf = self.frr_config
         return tuple(_NETWORK.findall(conf.read_text())) if conf else ()
 
+    @property
+    def gre_interfaces(self) -> tuple[str, ...]:
+        """Tunnels the exec lines create (``ip link add [name] X type gre|ip6gre``)."""
+        return tuple(name for argv in self.exec if (name := _gre_created(argv)) is not None)
+
+    def needs_gre(self, argv: tuple[str, ...]) -> bool:
+        """True for an exec line that creates or names one of the node's GRE tunnels."""
+        names = self.gre_interfaces
+        return any(re.search(_WORD.format(re.escape(n)), " ".join(argv)) for n in names)
+
     def translate(self, argv: tuple[str, ...]) -> tuple[str, ...]:
         """An exec line for a namespace: bind targets become their sources."""
         out = []
@@ -198,6 +209,17 @@ class Topology:
         if not _NAME.fullmatch(name):
             raise InvalidInput(f"{name!r} is not a valid lab name", where="name")
         return Topology(name=name, path=self.path, nodes=self.nodes, links=self.links)
+
+
+def _gre_created(argv: tuple[str, ...]) -> str | None:
+    words = list(argv)
+    if words[:3] != ["ip", "link", "add"] or "type" not in words:
+        return None
+    if words[words.index("type") + 1 :][:1] not in (["gre"], ["ip6gre"]):
+        return None
+    rest = words[3:]
+    name = rest[1] if rest[:1] == ["name"] and len(rest) > 1 else rest[0]
+    return None if name == "type" else name
 
 
 def _address_of(argv: tuple[str, ...]) -> Address | None:

@@ -5,9 +5,9 @@
 - ``legit``: requests from ``client`` to the server, with a success count;
 - ``start_attack`` / ``attack``: UDP from source port 123 with large payloads
   from ``attacker``, rate-limited and bounded in count and time;
-- ``install_counters`` / ``read_counters``: ``lab/<node>/counters.nft`` loaded
-  into each node at ``lab up``; counters of every table in every node (the
-  sites' ``scrub`` filter included) read as JSON.
+- ``install_counters`` / ``read_counters``: ``lab/<node>/counters.nft`` (or its
+  iptables-legacy twin, ``filters``) loaded into each node at ``lab up``;
+  counters of every table in every node (the sites' ``scrub`` filter included).
 
 Traffic only ever starts inside a lab namespace (``worker`` checks) and only
 towards an address configured on a lab node (checked here).
@@ -25,7 +25,9 @@ from typing import Any
 
 from orchestrator.domain import parse_address
 from orchestrator.errors import InvalidInput
+from orchestrator.lab import filters
 from orchestrator.lab.expect import wait_until
+from orchestrator.lab.filters import Counters
 from orchestrator.lab.rundir import RunDir
 from orchestrator.lab.shell import (
     LabError,
@@ -43,7 +45,6 @@ ATTACK_PORT = 4444
 ATTACK_SPORT = 123  # NTP: the shape of an amplification attack
 SERVER_LIFETIME = 3600.0
 LIMITS = {"count": 200_000, "rate": 50_000.0, "duration": 120.0, "size": 1472}
-Counters = dict[str, dict[str, dict[str, dict[str, int]]]]  # node -> table -> name -> value
 
 
 @dataclass(frozen=True)
@@ -219,34 +220,29 @@ def attack(topology: Topology, **kwargs: Any) -> AttackResult:
 
 
 def counters_file(topology: Topology, node: str) -> Path:
-    return topology.directory / "lab" / node / "counters.nft"
+    return filters.counters_file(topology, node, filters.backend())
 
 
 def install_counters(topology: Topology) -> list[str]:
-    """Load ``lab/<node>/counters.nft`` where present; return the nodes instrumented."""
+    """Load ``lab/<node>/counters.nft`` (or its iptables-legacy twin) where present;
+    return the nodes instrumented."""
     loaded = []
+    chosen = filters.backend()
     for node in topology.nodes:
-        path = counters_file(topology, node)
+        path = filters.counters_file(topology, node, chosen)
         if path.exists():
-            run(in_netns(topology.namespace(node), ["nft", "-f", str(path)]))
+            run(in_netns(topology.namespace(node), filters.load_argv(path, chosen)))
             loaded.append(node)
     return loaded
 
 
 def read_counters(topology: Topology) -> Counters:
-    """Every named nftables counter in every node: node -> table -> counter -> values."""
+    """Every named counter in every node: node -> table -> counter -> values."""
     result: Counters = {}
     require_namespaces(topology.name, [topology.namespace(n) for n in topology.nodes])
+    chosen = filters.backend()
     for node in topology.nodes:
-        done = run(in_netns(topology.namespace(node), ["nft", "-j", "list", "counters"]))
-        tables: dict[str, dict[str, dict[str, int]]] = {}
-        for item in json.loads(done.stdout or "{}").get("nftables", []):
-            counter = item.get("counter")
-            if counter:
-                tables.setdefault(counter["table"], {})[counter["name"]] = {
-                    "packets": int(counter["packets"]),
-                    "bytes": int(counter["bytes"]),
-                }
+        tables = filters.read_node(topology.namespace(node), chosen)
         if tables:
             result[node] = tables
     return result

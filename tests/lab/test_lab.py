@@ -17,7 +17,7 @@ from orchestrator.lab.traffic import packets
 
 pytestmark = pytest.mark.lab
 
-CE_ROUTE = "64496 64496 64496 64496"  # the CE's own, prepended announcement
+CE_ROUTE = "64496 64496 64496 64496 64496"  # the CE's own, prepended announcement
 RTBH_HOST = "203.0.113.66/32"
 FOREIGN_HOST = "198.51.100.10/32"  # the client: not acme's to blackhole
 DISCARD = "192.0.2.66"
@@ -305,3 +305,21 @@ def test_cli_exec_vtysh_uses_the_nodes_frr(
 def test_cli_exec_passes_exit_code(lab: LabHandle) -> None:
     result = CliRunner().invoke(app, ["exec", "--name", lab.topology.name, "fra", "--", "false"])
     assert result.exit_code == 1
+
+
+def test_return_paths_as_this_kernel_allows(lab: LabHandle) -> None:
+    """fra's dedicated line always; ams's GRE tunnel only where the kernel has GRE,
+    else its exec lines are listed as skipped and the driver says why it is down."""
+    paths = {p.site: p for p in lab.report.paths}
+    assert paths["fra"].built == ("acme via eth3",)
+    route = lab.exec("fra", "ip", "route", "show", "table", "4200").stdout.split()
+    assert route[:5] == ["203.0.113.0/24", "via", "192.0.2.158", "dev", "eth3"]
+    if lab.runner.has_gre():
+        assert lab.report.skipped == []
+        assert paths["ams"].built == ("acme via scr-acme",)
+    else:
+        assert [line.split(": ", 1)[0] for line in lab.report.skipped] == ["ce"] * 5
+        assert paths["ams"].built == ()
+        (cause,) = paths["ams"].down
+        assert cause.startswith("acme: add gre scr-acme 192.0.2.161 -> 192.0.2.162 key 100")
+        assert cause.endswith("Operation not supported (errno 95)")

@@ -71,3 +71,12 @@ def test_up_without_root_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(app, ["up", "--name", NOT_UP])
     assert result.exit_code == 1
     assert result.output == "error: the lab needs root (network namespaces, veths, FRR)\n"
+
+
+def test_demo_in_a_guest_cannot_keep_the_lab() -> None:
+    result = CliRunner().invoke(app, ["demo", "--uml", "--keep", "--name", NOT_UP])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "error: --keep: the lab cannot outlive its user-mode Linux guest "
+        "(drop --keep, or run on a kernel with GRE)"
+    )

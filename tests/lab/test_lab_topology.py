@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
+from orchestrator import customer_edge
+from orchestrator.customer_edge.model import Request
 from orchestrator.errors import InvalidInput
+from orchestrator.inventory import load_inventory
 from orchestrator.lab.topology import TopologyErrors, load_topology, parse_topology
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -196,3 +199,46 @@ def test_load_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "topo.yml"
     path.write_text(yaml.safe_dump(minimal(tmp_path)))
     assert set(load_topology(path).nodes) == {"r1", "h1"}
+
+
+def test_ce_creates_the_gre_tunnel(real: Any) -> None:
+    ce = real.nodes["ce"]
+    assert ce.gre_interfaces == ("scrub-ams",)
+    gre_lines = [argv[:3] for argv in ce.exec if ce.needs_gre(argv)]
+    assert gre_lines == [("ip", "link", "add"), ("ip", "link", "set"), ("ip", "address", "add"),
+                         ("sysctl", "-w", "net.ipv4.conf.scrub-ams.rp_filter=2"),
+                         ("vtysh", "-c", "configure terminal")]  # fmt: skip
+    assert not any(real.nodes[n].gre_interfaces for n in real.nodes if n != "ce")
+
+
+@pytest.mark.parametrize(
+    ("line", "needs"),
+    [("ip link add name t1 type gre local 1.1.1.1 remote 2.2.2.2", True),
+     ("ip link add t1 type ip6gre local 2001:db8::1 remote 2001:db8::2", True),
+     ("ip address add 10.0.0.1/30 dev t1", True),
+     ("sysctl -w net.ipv4.conf.t1.rp_filter=2", True),
+     ("ip address add 10.0.0.5/30 dev t10", False),
+     ("ip address add 10.0.0.9/30 dev eth1", False)],
+)  # fmt: skip
+def test_needs_gre_names_the_tunnel_as_a_whole_word(tmp_path: Path, line: str, needs: bool) -> None:
+    lines = ["ip link add name t1 type gre local 1.1.1.1 remote 2.2.2.2",
+             "ip link add t1 type ip6gre local 2001:db8::1 remote 2001:db8::2"]  # fmt: skip
+    node_spec = {"kind": "linux", "image": "i", "exec": lines}
+    spec = {"name": "t", "topology": {"nodes": {"a": node_spec}, "links": []}}
+    node = parse_topology(spec, tmp_path / "t.yml").nodes["a"]
+    assert node.needs_gre(tuple(line.split())) is needs
+
+
+def test_ce_tunnel_lines_are_the_customer_config_rendering(real: Any) -> None:
+    """ce's GRE half is what `scrubctl customer config acme --site ams --vendor frr`
+    hands the customer (kernel part; the rp_filter echo as sysctl)."""
+    inv = load_inventory(ROOT / "lab" / "inventory.yml")
+    text = customer_edge.render(inv, Request("acme", "ams", "frr"))
+    rendered = [line for line in text.splitlines() if line.startswith(("ip ", "echo 2 >"))]
+    rendered = [
+        "sysctl -w net.ipv4.conf.scrub-ams.rp_filter=2" if line.startswith("echo 2") else line
+        for line in rendered
+    ]
+    ce = real.nodes["ce"]
+    in_lab = [" ".join(a) for a in ce.exec if ce.needs_gre(a) and a[0] != "vtysh"]
+    assert in_lab == rendered
