@@ -11,7 +11,8 @@ from orchestrator.lab.runner import LabRunner, missing_prerequisites
 from orchestrator.lab.shell import namespaces
 from orchestrator.lab.topology import load_topology
 
-pytestmark = pytest.mark.lab
+# The demo fails over to ams, whose return path is GRE: kernel GRE, or the UML guest.
+pytestmark = [pytest.mark.lab, pytest.mark.uml]
 
 
 def test_demo_diverts_fails_over_falls_back_and_withdraws() -> None:
