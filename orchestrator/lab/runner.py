@@ -215,7 +215,7 @@ class LabRunner:
                     ) from None
 
     def _build_return_paths(self, report: UpReport) -> None:
-        """STAND-IN for the site's return-path loop: see ``lab.returns``."""
+        """The sites' return paths before any site runs: see ``lab.returns``."""
         if not returns.inventory_path(self.topology).is_file():
             return
         report.paths = returns.build_all(self.topology)
