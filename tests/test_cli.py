@@ -864,3 +864,9 @@ def test_status_shows_each_return_paths_health(loaded: Run, db_url: str) -> None
     assert body["customers"]["pharmanet"]["paths"] == {"fra": "unknown", "ams": "unknown"}
     table = loaded("status")
     assert "ams:unknown fra:down" in table.stdout
+
+
+def test_plan_table_lists_the_customers_without_path_health(loaded: Run) -> None:
+    result = loaded("plan")
+    assert result.exit_code == 0, result.output
+    assert "Customers" in result.stdout and "return paths" not in result.stdout

@@ -60,16 +60,14 @@ def plan(
         say(f"REFUSED: {violation}")
 
 
-def _customers(customers: dict[str, dict[str, Any]]) -> None:
-    table(
-        "Customers",
-        ["customer", "state", "return paths", "why"],
-        [
-            [name, c["state"], " ".join(f"{s}:{h}" for s, h in c["paths"].items()) or "-",
-             c["reason"]]
-            for name, c in customers.items()
-        ],
-    )  # fmt: skip
+def _customers(customers: dict[str, dict[str, Any]], *, paths: bool = False) -> None:
+    """The customers' table; with ``paths`` a column of their return paths' health."""
+    columns = ["customer", "state", *(["return paths"] if paths else []), "why"]
+    rows = []
+    for name, c in customers.items():
+        health = [" ".join(f"{s}:{h}" for s, h in c["paths"].items()) or "-"] if paths else []
+        rows.append([name, c["state"], *health, c["reason"]])
+    table("Customers", columns, rows)
 
 
 def _with_paths(customers: dict[str, dict[str, Any]], paths: list[PathView]) -> None:
@@ -102,7 +100,7 @@ def status(
             }
         )
     else:
-        _customers(customers)
+        _customers(customers, paths=True)
         say(f"{len(view['routes'])} route(s) planned across all sites")
     bad = [
         n
