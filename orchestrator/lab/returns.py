@@ -4,11 +4,12 @@
 builds them once beforehand, so a lab whose sites are not running yet already
 shows its tunnel and routes (``lab status``, the GRE tests). It makes one
 reconciliation per scrubbing site node, with exactly the code a site runs
-(``drivers.netlink``: the desired state from ``lab/inventory.yml``, ``apply`` through pyroute2 in the site's
-namespace, the MSS clamp with the backend the kernel supports). The lab adds
-no route of its own; a path the driver cannot build (ams's GRE tunnel on a
-kernel without GRE) is reported with the driver's cause. ``apply`` is
-idempotent, so the site's loop, when it starts, finds nothing to write.
+(``drivers.netlink``: the desired state from ``lab/inventory.yml``, ``apply``
+through pyroute2 in the site's namespace, the MSS clamp with the backend the
+kernel supports). The lab adds no route of its own; a path the driver cannot
+build (ams's GRE tunnel on a kernel without GRE) is reported with the
+driver's cause. ``apply`` is idempotent, so the site's loop, when it starts,
+finds nothing to write.
 """
 
 from __future__ import annotations
