@@ -116,7 +116,10 @@ class UmlItem(pytest.Item):
         skipped = [r for r in reports if r.outcome == "skipped"]
         if skipped:
             pytest.skip(f"in the UML guest: {skipped[0].text}")
-        if not any(r.when == "call" and r.outcome == "passed" for r in reports):
+        passed = [r for r in reports if r.when == "call" and r.outcome == "passed"]
+        for report in passed:  # what the test printed in the guest: shown by -rP
+            self.add_report_section("call", "guest", report.text)
+        if not passed:
             tail = "\n".join(done.output.splitlines()[-40:])
             raise GuestFailure(
                 f"the UML guest did not run {self.nodeid} "
