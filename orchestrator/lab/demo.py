@@ -165,7 +165,9 @@ class Demo:
         self.say("== 5. Fall back: fra returns")
         assert self.sites is not None
         self.sites.start("fra")
-        took = self.wait_forwarding("fra")
+        # A restarted ExaBGP's MD5 session to transit1 has taken up to ~50 s to be
+        # accepted in the user-mode Linux guest (seconds on a host): wait long enough.
+        took = self.wait_forwarding("fra", timeout=120.0)
         self.say(f"  both transits forward via fra again after {took:.2f} s")
         self.routers()
 
