@@ -28,6 +28,18 @@ Non-blocking: ``send`` writes one echo and returns; ``collect`` waits (up to a
 given time) on every socket at once with ``selectors`` and returns answers
 and the probes whose timeout passed (lost). Hundreds of paths at 100 ms are
 one thread's work.
+
+**Link state** (``LinkWatch``): the same ``collect`` also listens to the
+kernel's link notifications (rtnetlink, group ``RTMGRP_LINK``) in the site's
+namespace. A path's interface that loses its carrier, is set down or is
+deleted yields an ``Outcome`` with ``link_down`` at once, so the health goes
+down without waiting for ``threshold`` probes to be lost (a line whose far end
+went away is down now, as a router treats an interface down). A carrier that
+comes back yields nothing: the path is up again only after ``rise`` answered
+probes. ``configure`` asks the kernel for every link once (a dump), so a path
+whose interface is already down is reported at once too. A failure that keeps
+the carrier (a tunnel's far end gone, a switch in between) is found by the
+probes alone.
 """
 
 from __future__ import annotations
@@ -42,6 +54,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pyroute2 import netns
+from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST
+from pyroute2.netlink.rtnl import RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, RTMGRP_LINK
+from pyroute2.netlink.rtnl.ifinfmsg import IFF_LOWER_UP, IFF_UP, ifinfmsg
+from pyroute2.netlink.rtnl.marshal import MarshalRtnl
 
 from orchestrator.domain import IPAddress
 from orchestrator.drivers.netlink.marks import PROBE_MARK
@@ -68,7 +84,8 @@ class Outcome:
     key: str
     ok: bool
     rtt_ms: float | None = None
-    detail: str = ""  # why a probe could not even be sent
+    detail: str = ""  # why a probe could not even be sent; why the link is down
+    link_down: bool = False  # the interface itself is down: the path is down now
 
 
 class Prober(Protocol):
@@ -115,6 +132,69 @@ def parse_reply(version: int, packet: bytes) -> tuple[int, int] | None:
     return ident, seq
 
 
+def link_problem(msg_type: int, flags: int, carrier: int | None) -> str | None:
+    """Why a link notification means the link cannot carry anything, or None."""
+    if msg_type == RTM_DELLINK:
+        return "was deleted"
+    if not flags & IFF_UP:
+        return "is administratively down"
+    if not flags & IFF_LOWER_UP or carrier == 0:
+        return "lost its carrier"
+    return None
+
+
+class LinkWatch:
+    """The kernel's link notifications in one namespace, as (interface, problem) pairs.
+
+    ``problem`` is None for a link that can carry traffic. One rtnetlink socket
+    bound to ``RTMGRP_LINK``; ``dump`` asks for every link once (the answers
+    arrive on the same socket, read like notifications).
+    """
+
+    def __init__(self, netns_name: str | None) -> None:
+        if netns_name is not None:
+            netns.pushns(netns_name)
+        try:
+            self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        finally:
+            if netns_name is not None:
+                netns.popns()
+        self.sock.bind((0, RTMGRP_LINK))
+        self.sock.setblocking(False)
+        self._marshal = MarshalRtnl()
+
+    def dump(self) -> None:
+        request = ifinfmsg()
+        request["header"]["type"] = RTM_GETLINK
+        request["header"]["flags"] = NLM_F_REQUEST | NLM_F_DUMP
+        request["family"] = socket.AF_UNSPEC
+        request.encode()
+        try:
+            self.sock.send(request.data)
+        except OSError:  # a full buffer: the notifications still come
+            return
+
+    def read(self) -> list[tuple[str, str | None]]:
+        found: list[tuple[str, str | None]] = []
+        while True:
+            try:
+                data = self.sock.recv(1 << 16)
+            except (BlockingIOError, InterruptedError):
+                return found
+            except OSError:  # ENOBUFS: notifications lost; ask again
+                self.dump()
+                return found
+            for msg in self._marshal.parse(data):
+                kind = msg["header"]["type"]
+                name = msg.get_attr("IFLA_IFNAME")
+                if kind in (RTM_NEWLINK, RTM_DELLINK) and name:
+                    problem = link_problem(kind, msg["flags"], msg.get_attr("IFLA_CARRIER"))
+                    found.append((name, problem))
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 @dataclass
 class _Path:
     target: ProbeTarget
@@ -154,6 +234,8 @@ class IcmpProber:
         self._paths: dict[str, _Path] = {}
         self._selector = selectors.DefaultSelector()
         self._base = random.randrange(0x10000)
+        self._links: LinkWatch | None = None
+        self._link_problem: dict[str, str | None] = {}  # interface -> last problem seen
 
     def _open_in_netns(self, target: ProbeTarget) -> socket.socket:
         if self.netns is None:
@@ -177,6 +259,30 @@ class IcmpProber:
             self._paths[target.key] = path
             if sock is not None:
                 self._selector.register(sock, selectors.EVENT_READ, path)
+        self._watch_links()
+
+    def _watch_links(self) -> None:
+        if self._links is None and self._paths:
+            self._links = LinkWatch(self.netns)
+            self._selector.register(self._links.sock, selectors.EVENT_READ, None)
+        if self._links is not None:
+            self._link_problem = {}  # report every down link of the new paths once
+            self._links.dump()
+
+    def _link_outcomes(self) -> list[Outcome]:
+        assert self._links is not None
+        found: list[Outcome] = []
+        for name, problem in self._links.read():
+            if name in self._link_problem and self._link_problem[name] == problem:
+                continue  # nothing new about this link
+            self._link_problem[name] = problem
+            if problem is None:
+                continue  # back: up again only after `rise` answered probes
+            for path in self._paths.values():
+                if path.target.interface == name:
+                    detail = f"{name} {problem}"
+                    found.append(Outcome(path.target.key, False, detail=detail, link_down=True))
+        return found
 
     def send(self, key: str) -> None:
         path = self._paths[key]
@@ -223,7 +329,10 @@ class IcmpProber:
         outcomes: list[Outcome] = []
         if self._selector.get_map():
             for selected, _ in self._selector.select(timeout=max(0.0, wait)):
-                outcomes += self._read(selected.data)
+                if selected.data is None:
+                    outcomes += self._link_outcomes()
+                else:
+                    outcomes += self._read(selected.data)
         elif wait > 0:
             time.sleep(wait)
         return outcomes + self._expired(self.clock())
@@ -237,4 +346,8 @@ class IcmpProber:
 
     def close(self) -> None:
         self._close_all()
+        if self._links is not None:
+            self._selector.unregister(self._links.sock)
+            self._links.close()
+            self._links = None
         self._selector.close()

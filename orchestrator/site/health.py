@@ -9,8 +9,8 @@
 - **Flapping** (answers and losses alternating faster than either count) never
   completes a streak, so the health stays what it was: no route churn.
 - A path the driver cannot build (missing interface, next hop outside the
-  line's subnets) is ``down`` at once with the driver's cause, and needs
-  ``rise`` answers once it is built again.
+  line's subnets), or whose interface lost its carrier, is ``down`` at once
+  with that cause (``broken``), and needs ``rise`` answers once it is back.
 - ``loss`` is the fraction lost among the last ``window`` probes; ``rtt_ms``
   the latest answer's round trip.
 """

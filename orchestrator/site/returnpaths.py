@@ -12,7 +12,9 @@ rest only through the store.
   is noticed.
 - **Probe** every built path at its ``interval``; a path the driver reports
   down (missing interface, next hop outside the line's subnets) is down with
-  that cause and not probed.
+  that cause and not probed. A path whose interface loses its carrier, is
+  set down or deleted (the prober's link notifications) is down at once, with
+  that cause; it is probed on and comes back after ``rise`` answers.
 - **Record**: a health transition at once (bump + audit event), the figures
   (loss, RTT, last probe) at most once per ``FIGURES_EVERY`` seconds, without
   a bump.
@@ -205,6 +207,11 @@ class ReturnPathLoop:
             path = self.paths.get(outcome.key)
             if path is None or path.cause is not None:
                 continue  # a probe of a path reconfigured meanwhile
+            if outcome.link_down:  # the interface itself: down now, no streak to wait for
+                step = health.broken(path.state, outcome.detail)
+                path.state = step.state
+                self._queue(path.customer, path.state, transition=step.changed)
+                continue
             target = str(path.target)
             step = health.observe(path.state, outcome.ok, outcome.rtt_ms, path.limits, target)
             path.state, path.checked_at = step.state, self.wall()

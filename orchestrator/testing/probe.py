@@ -31,6 +31,11 @@ class FakeProber:
     sent: list[str] = field(default_factory=list)
     configured: int = 0  # times configure was called
     _pending: list[str] = field(default_factory=list)
+    _links: list[Outcome] = field(default_factory=list)
+
+    def link_down(self, key: str, detail: str) -> None:
+        """The path's interface goes down: reported at the next ``collect``, like the real one."""
+        self._links.append(Outcome(key, False, detail=detail, link_down=True))
 
     def configure(self, targets: Sequence[ProbeTarget]) -> None:
         self.targets = {t.key: t for t in targets}
@@ -46,7 +51,8 @@ class FakeProber:
     def collect(self, wait: float) -> list[Outcome]:
         self.clock.now += wait
         pending, self._pending = self._pending, []
-        return [
+        links, self._links = self._links, []
+        return links + [
             Outcome(key, True, self.rtt_ms)
             if self.reachable.get(key, True)
             else Outcome(key, False)

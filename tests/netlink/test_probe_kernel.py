@@ -1,8 +1,11 @@
 """The real ICMP prober over a dedicated line (a veth pair) in namespaces the test makes.
 
-The far side's link goes down: the path is down after ``threshold`` probes,
-and up again ``rise`` probes after it comes back. The probes are routed with
-the site's probe rule (the netlink driver builds it) and bound to the line.
+The far end stops answering (its address removed, the carrier kept): the path
+is down after ``threshold`` probes, and up again ``rise`` probes after it
+answers again. The far side's link goes down: the site's side loses its
+carrier and the prober reports that at once, before any probe is lost. The
+probes are routed with the site's probe rule (the netlink driver builds it)
+and bound to the line.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from orchestrator.domain import Health
 from orchestrator.drivers.netlink.desired import desired_state
 from orchestrator.drivers.netlink.pyroute import PyrouteKernel
 from orchestrator.drivers.netlink.reconcile import apply
-from orchestrator.drivers.probe import IcmpProber, ProbeTarget
+from orchestrator.drivers.probe import IcmpProber, Outcome, ProbeTarget
 from orchestrator.site.health import PathHealth, Thresholds, observe, start
 
 INTERVAL = 0.1
@@ -39,14 +42,17 @@ def line(netns: Callable[[str], str]) -> tuple[str, str]:
 def probe_until(
     prober: IcmpProber, state: PathHealth, want: Health, limit: int = 50
 ) -> tuple[PathHealth, int, list[float]]:
-    """Probe every INTERVAL until the health is ``want``; (state, probes it took, RTTs)."""
+    """Probe every INTERVAL until the health is ``want``; (state, probes it took, RTTs).
+
+    Link notifications (``link_down``) are left out: this counts probes only."""
     rtts: list[float] = []
     for sent in range(1, limit + 1):
         prober.send("beta")
         deadline = time.monotonic() + INTERVAL
-        outcomes = []
+        outcomes: list[Outcome] = []
         while not outcomes:
-            outcomes = prober.collect(max(0.0, deadline - time.monotonic()))
+            found = prober.collect(max(0.0, deadline - time.monotonic()))
+            outcomes = [o for o in found if not o.link_down]
         for outcome in outcomes:
             state = observe(state, outcome.ok, outcome.rtt_ms, LIMITS, str(FAR)).state
             if outcome.rtt_ms is not None:
@@ -68,14 +74,57 @@ def test_probe_over_a_dedicated_line_goes_down_and_up(netns: Callable[[str], str
         assert took == LIMITS.rise
         assert 0 < max(rtts) < INTERVAL * 1000
 
-        sh("ip", "-n", cust, "link", "set", "cust0", "down")
+        sh("ip", "-n", cust, "addr", "del", "192.0.2.130/30", "dev", "cust0")  # carrier kept
         state, took, _ = probe_until(prober, state, Health.DOWN)
         assert took == LIMITS.fall
         assert state.cause == f"3 probes to {FAR} lost in a row"
 
-        sh("ip", "-n", cust, "link", "set", "cust0", "up")
+        sh("ip", "-n", cust, "addr", "add", "192.0.2.130/30", "dev", "cust0")
         state, took, _ = probe_until(prober, state, Health.UP)
-        assert took >= LIMITS.rise  # the carrier takes a moment to come back
+        assert took == LIMITS.rise
+    finally:
+        prober.close()
+
+
+def link_outcomes(prober: IcmpProber, seconds: float) -> list[Outcome]:
+    """What the prober reports within ``seconds`` with no probe sent: link notifications."""
+    found: list[Outcome] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found += prober.collect(max(0.0, deadline - time.monotonic()))
+    return found
+
+
+def test_carrier_loss_is_reported_at_once_and_its_return_is_not(
+    netns: Callable[[str], str],
+) -> None:
+    site, cust = line(netns)
+    prober = IcmpProber(netns=site)
+    try:
+        prober.configure([ProbeTarget("beta", "line0", FAR, timeout=INTERVAL)])
+        assert link_outcomes(prober, 0.3) == []  # the dump: line0 is up
+        sh("ip", "-n", cust, "link", "set", "cust0", "down")
+        started = time.monotonic()
+        found = prober.collect(5.0)
+        assert time.monotonic() - started < 5.0  # woken by the notification, not a timeout
+        assert found == [Outcome("beta", False, detail="line0 lost its carrier", link_down=True)]
+        assert link_outcomes(prober, 0.3) == []  # once per change, not per notification
+
+        sh("ip", "-n", cust, "link", "set", "cust0", "up")
+        assert link_outcomes(prober, 0.5) == []  # back: up only after `rise` answers
+
+        sh("ip", "-n", site, "link", "set", "line0", "down")
+        assert link_outcomes(prober, 0.5) == [
+            Outcome("beta", False, detail="line0 is administratively down", link_down=True)
+        ]
+        prober.configure([ProbeTarget("beta", "line0", FAR, timeout=INTERVAL)])
+        assert link_outcomes(prober, 0.5) == [  # a path configured while down: from the dump
+            Outcome("beta", False, detail="line0 is administratively down", link_down=True)
+        ]
+        sh("ip", "-n", site, "link", "del", "line0")
+        assert link_outcomes(prober, 0.5) == [
+            Outcome("beta", False, detail="line0 was deleted", link_down=True)
+        ]
     finally:
         prober.close()
 

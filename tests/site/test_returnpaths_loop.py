@@ -138,6 +138,30 @@ def test_losses_make_a_path_down_after_threshold(db: Database) -> None:
     assert events(db)[-1] == ("path.down", "fra/beta", "3 probes to 192.0.2.130 lost in a row")
 
 
+def test_carrier_loss_makes_a_path_down_at_once_and_rise_answers_bring_it_back(
+    db: Database,
+) -> None:
+    loop, prober = make_loop(db)
+    run_for(loop, prober, 4)
+    assert rows(db)["beta"][0] == "up"
+    start, sent = db.generation(), prober.sent.count("beta")
+    prober.reachable["beta"] = False  # the line is down: its probes are lost too
+    prober.link_down("beta", "line0 lost its carrier")
+    loop.step()
+    assert rows(db)["beta"] == ("down", "line0 lost its carrier")
+    assert prober.sent.count("beta") - sent <= 1  # no loss streak waited for
+    assert db.generation() == start + 1
+    assert events(db)[-1] == ("path.down", "fra/beta", "line0 lost its carrier")
+    run_for(loop, prober, 2)
+    assert rows(db)["beta"][0] == "down"  # probed on, still lost
+    prober.reachable["beta"] = True
+    sent = prober.sent.count("beta")
+    while rows(db)["beta"][0] == "down":
+        loop.step()
+    assert prober.sent.count("beta") - sent == 2  # rise 2
+    assert rows(db)["beta"] == ("up", "2 probes to 192.0.2.130 answered in a row")
+
+
 def test_figures_are_throttled_and_never_bump(db: Database) -> None:
     loop, prober = make_loop(db)
     run_for(loop, prober, 4)
