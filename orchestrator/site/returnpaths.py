@@ -198,7 +198,11 @@ class ReturnPathLoop:
                 continue
             if now >= path.due:
                 self.prober.send(path.customer)
-                path.due = max(path.due + path.interval, now)
+                # On time: keep the cadence. Late (the loop was held up): the next probe
+                # one interval from now, not at once (a burst would make `rise` answers
+                # in less than `rise` intervals).
+                late = now - path.due > path.interval / 2
+                path.due = now + path.interval if late else path.due + path.interval
             wait = min(wait, path.due - now)
         return max(0.0, wait)
 

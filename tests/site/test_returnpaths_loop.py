@@ -162,6 +162,17 @@ def test_carrier_loss_makes_a_path_down_at_once_and_rise_answers_bring_it_back(
     assert rows(db)["beta"] == ("up", "2 probes to 192.0.2.130 answered in a row")
 
 
+def test_a_held_up_loop_sends_one_late_probe_not_a_burst(db: Database) -> None:
+    loop, prober = make_loop(db)
+    run_for(loop, prober, 4)
+    prober.clock.now += 10.0  # the loop was held up for 20 of beta's intervals
+    sent = prober.sent.count("beta")
+    loop.step()
+    assert prober.sent.count("beta") - sent == 1  # the late probe
+    run_for(loop, prober, 0.25)  # with the step above (0.2 s): less than beta's 0.5 s
+    assert prober.sent.count("beta") - sent == 1
+
+
 def test_figures_are_throttled_and_never_bump(db: Database) -> None:
     loop, prober = make_loop(db)
     run_for(loop, prober, 4)
