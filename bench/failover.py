@@ -19,7 +19,13 @@ made on ce's side only:
 
 The fra path's ``path.down`` event splits t1 - t0 into detection and the rest
 (re-plan, withdrawal, BGP and FIB at the transits). Between runs the line is
-repaired and the transits return to fra. ams's path is GRE, so where this
+repaired and the transits return to fra.
+
+``--host`` runs on this host's kernel even without GRE: ams's tunnel cannot
+exist there, so its path is down and ams never takes over; t1 is then when
+both transits' FIB has left fra (for the next best path, acme's own route).
+Same failures, same software path (detection, re-plan, withdrawal, BGP, FIB),
+without the user-mode Linux guest's slowness. ams's path is GRE, so where this
 kernel has no GRE the whole run happens in a user-mode Linux guest
 (``--uml`` forces it). The lab is removed again, also on failure or Ctrl-C.
 """
@@ -52,7 +58,7 @@ from orchestrator.lab.routes import fib
 from orchestrator.lab.runner import LabRunner, missing_prerequisites
 from orchestrator.lab.sites import LabSites, scrubctl_argv
 from orchestrator.lab.topology import load_topology
-from orchestrator.lab.uml import UmlError, UmlRunner, missing_uml
+from orchestrator.lab.uml import UmlError, UmlRunner, kernel_has_gre, missing_uml
 from orchestrator.store.db import Database
 from orchestrator.store.models import EventRow
 
@@ -119,13 +125,19 @@ def path_down_at(db: Database, since: datetime) -> datetime | None:
     return found[0] if found else None
 
 
-def one_run(lab: LabHandle, db: Database, failure: str) -> Run:
+def fibs_left(lab: LabHandle, site: str) -> bool:
+    return all(fib(lab.runner, t, PREFIX) != hops[site] for t, hops in TRANSITS.items())
+
+
+def one_run(lab: LabHandle, db: Database, failure: str, host: bool) -> Run:
     fail, repair = FAILURES[failure]
+    moved = (lambda: fibs_left(lab, "fra")) if host else (lambda: fibs_via(lab, "ams"))
+    what = "both transits' FIB away from fra" if host else "both transits' FIB via ams"
     wall = datetime.now(UTC)
     t0 = time.monotonic()
     try:
         lab.exec("ce", *fail)
-        t1 = wait_until(lambda: fibs_via(lab, "ams"), "both transits' FIB via ams", 60, POLL)
+        t1 = wait_until(moved, what, 60, POLL)
         event = wait_until_value(lambda: path_down_at(db, wall), 10)
     finally:
         lab.exec("ce", *repair, check=False)
@@ -144,7 +156,9 @@ def wait_until_value(get: Any, timeout: float) -> Any:
     return None
 
 
-def measure(lab: LabHandle, interval: float, threshold: int, runs: int) -> dict[str, list[Run]]:
+def measure(
+    lab: LabHandle, interval: float, threshold: int, runs: int, host: bool
+) -> dict[str, list[Run]]:
     workdir = Path(tempfile.mkdtemp(prefix="scrubctl-bench-failover-"))
     db = Database(f"sqlite:///{workdir / 'bench.db'}")
     sites = LabSites(lab.topology, db.url, workdir)
@@ -161,11 +175,11 @@ def measure(lab: LabHandle, interval: float, threshold: int, runs: int) -> dict[
         for failure, done in results.items():
             for n in range(runs):
                 time.sleep(max(3.0, 4 * interval))  # fra's probes settle (up, rise passed)
-                run = one_run(lab, db, failure)
+                run = one_run(lab, db, failure, host)
                 done.append(run)
                 detection = "?" if run.detection is None else f"{run.detection * 1000:.0f} ms"
                 print(f"  probes {interval * 1000:.0f} ms x{threshold}, {failure}, run {n + 1}: "
-                      f"FIB via ams after {run.total * 1000:.0f} ms (detection {detection})",
+                      f"FIBs moved after {run.total * 1000:.0f} ms (detection {detection})",
                       flush=True)  # fmt: skip
         scrubctl(db.url, "divert", "stop", "acme", "--reason", "bench over", "--wait")
         return results
@@ -178,7 +192,7 @@ def measure(lab: LabHandle, interval: float, threshold: int, runs: int) -> dict[
         subprocess.run(["rm", "-rf", str(workdir)], check=False)
 
 
-def report(results: dict[tuple[float, int, str], list[Run]]) -> str:
+def report(results: dict[tuple[float, int, str], list[Run]], host: bool) -> str:
     rows = []
     for (interval, threshold, failure), runs in results.items():
         total = Stats(tuple(r.total for r in runs))
@@ -195,7 +209,8 @@ def report(results: dict[tuple[float, int, str], list[Run]]) -> str:
         ])  # fmt: skip
     headers = ["probes", "failure", "runs", "total med", "total max", "detect med", "detect max",
                "rest med", "rest max"]  # fmt: skip
-    lines = ["Failover time, fra's line fails -> both transits' FIB via ams (ms)",
+    moved = "away from fra (host kernel, no GRE: ams cannot take over)" if host else "via ams"
+    lines = [f"Failover time, fra's line fails -> both transits' FIB {moved} (ms)",
              table(headers, rows)]  # fmt: skip
     for failure in FAILURES:
         fast = results.get((0.3, 3, failure))
@@ -206,7 +221,7 @@ def report(results: dict[tuple[float, int, str], list[Run]]) -> str:
     return "\n".join(lines)
 
 
-def in_lab(runs: int) -> int:
+def in_lab(runs: int, host: bool) -> int:
     reason = missing_prerequisites()
     if reason:
         print(f"bench: {reason}", file=sys.stderr)
@@ -217,7 +232,7 @@ def in_lab(runs: int) -> int:
         try:
             lab = LabHandle(runner, runner.up())
             for interval, threshold in SETTINGS:
-                found = measure(lab, interval, threshold, runs)
+                found = measure(lab, interval, threshold, runs, host)
                 for failure, done in found.items():
                     results[(interval, threshold, failure)] = done
         except BenchError as exc:
@@ -226,7 +241,7 @@ def in_lab(runs: int) -> int:
         finally:
             runner.down()
     print(f"machine after: {machine_note()}")
-    print("\n" + report(results))
+    print("\n" + report(results, host))
     return 0
 
 
@@ -255,6 +270,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=int, default=10, help="runs per probe setting (default 10)")
     p.add_argument("--uml", action="store_true", help="run in a user-mode Linux guest "
                    "(automatic when this kernel has no GRE)")  # fmt: skip
+    p.add_argument("--host", action="store_true", help="on this kernel even without GRE: "
+                   "time until the FIBs leave fra (ams cannot take over)")  # fmt: skip
     p.add_argument("--in-guest", action="store_true", help=argparse.SUPPRESS)
     return p
 
@@ -268,9 +285,12 @@ def main(argv: list[str] | None = None) -> int:
                          else ["bench/failover.py", *argv])  # fmt: skip
     print(f"command: {command}")
     print(f"machine: {machine_note()}", flush=True)
-    if not args.in_guest and want_guest(args.uml):
+    if args.host and args.uml:
+        print("error: --host and --uml: give one of them", file=sys.stderr)
+        return 2
+    if not args.in_guest and not args.host and want_guest(args.uml):
         return in_uml(["--runs", str(args.runs)])
-    return in_lab(args.runs)
+    return in_lab(args.runs, args.host and not kernel_has_gre())
 
 
 if __name__ == "__main__":

@@ -325,8 +325,24 @@ class IcmpProber:
                     lost.append(Outcome(path.target.key, False, detail=path.error))
         return lost
 
+    def _next_expiry(self) -> float | None:
+        deadlines = [
+            sent + path.target.timeout
+            for path in self._paths.values()
+            for sent in (path.sent or {}).values()
+        ]
+        return min(deadlines, default=None)
+
     def collect(self, wait: float) -> list[Outcome]:
+        """Answers and link news within ``wait`` seconds, and the probes lost by then.
+
+        The wait ends early when a probe's timeout passes, so a loss is counted
+        when it happens, not at the end of the caller's wait (up to an interval later).
+        """
         outcomes: list[Outcome] = []
+        expiry = self._next_expiry()
+        if expiry is not None:
+            wait = min(wait, expiry - self.clock())
         if self._selector.get_map():
             for selected, _ in self._selector.select(timeout=max(0.0, wait)):
                 if selected.data is None:

@@ -148,3 +148,22 @@ def test_probe_does_not_leave_by_another_interface(netns: Callable[[str], str]) 
         assert took == LIMITS.fall
     finally:
         prober.close()
+
+
+def test_a_loss_is_reported_when_its_timeout_passes_not_at_the_end_of_the_wait(
+    netns: Callable[[str], str],
+) -> None:
+    site, cust = line(netns)
+    sh("ip", "-n", cust, "addr", "del", "192.0.2.130/30", "dev", "cust0")  # nobody answers
+    prober = IcmpProber(netns=site)
+    try:
+        prober.configure([ProbeTarget("beta", "line0", FAR, timeout=0.1)])
+        link_outcomes(prober, 0.2)  # the link dump
+        prober.send("beta")
+        started = time.monotonic()
+        found = prober.collect(3.0)
+        took = time.monotonic() - started
+        assert found == [Outcome("beta", False)]
+        assert 0.05 <= took < 1.0  # the wait ended with the timeout (0.1 s), not after 3 s
+    finally:
+        prober.close()
