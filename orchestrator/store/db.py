@@ -40,7 +40,7 @@ from orchestrator.errors import DatabaseBusy, DatabaseUnavailable, InvalidInput,
 from orchestrator.private_files import create_private_file, make_private_dirs
 from orchestrator.store.models import Meta, utcnow
 
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 BUSY_TIMEOUT_S = 5.0
 MIGRATIONS = Path(__file__).parent / "migrations"
 
