@@ -1,12 +1,29 @@
 """One exception class per kind of failure, each with its exit code.
 
-The CLI catches ``ScrubError`` at its boundary and prints ``str(error)`` as a
-single line; user mistakes never produce a traceback.
+An error's ``where`` is a field path (``prefixes[0]``, ``customer``,
+``customers.acme.prefixes[2]``), never a command-line flag, and its hint may
+name a field or an action as a *term* in braces (``{force}``,
+``{failback:acme}``). Each face renders them in its own words: the CLI as
+flags and commands (``--prefix[0]``, ```scrubctl failback acme```), the HTTP
+API as JSON fields and endpoints. ``str(error)`` is the plain rendering
+(field paths, term names). User mistakes never produce a traceback.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from enum import IntEnum
+
+_TERM = re.compile(r"\{([a-z_]+)(?::([^{}]*))?\}")
+
+# A face's words: (field path, hint term with its argument) -> text.
+Words = Callable[[str, str], str]
+
+
+def plain_words(term: str, argument: str) -> str:
+    """The service's own words: field names as they are, an action with its argument."""
+    return f"{term} {argument}" if argument else term
 
 
 class ExitCode(IntEnum):
@@ -25,13 +42,33 @@ class ExitCode(IntEnum):
 class ScrubError(Exception):
     exit_code = ExitCode.ERROR
 
-    def __init__(self, message: str, *, where: str = "", hint: str = "") -> None:
+    def __init__(
+        self, message: str, *, where: str = "", hint: str = "", message_terms: bool = False
+    ) -> None:
+        self.message = message
         self.where = where
         self.hint = hint
-        text = f"{where}: {message}" if where else message
-        if hint:
-            text = f"{text} ({hint})"
-        super().__init__(text)
+        # Whether ``message`` names terms too (only a fixed text: a value quoted from
+        # the input may contain braces of its own).
+        self.message_terms = message_terms
+        super().__init__(self.render())
+
+    def render(
+        self, words: Words = plain_words, field: Callable[[str], str] = lambda path: path
+    ) -> str:
+        """One line: ``field(where): message (hint)`` with the terms in ``words``."""
+        message = self.rendered_message(words)
+        text = f"{field(self.where)}: {message}" if self.where else message
+        hint = self.rendered_hint(words)
+        return f"{text} ({hint})" if hint else text
+
+    def rendered_message(self, words: Words = plain_words) -> str:
+        if not self.message_terms:
+            return self.message
+        return _TERM.sub(lambda m: words(m[1], m[2] or ""), self.message)
+
+    def rendered_hint(self, words: Words = plain_words) -> str:
+        return _TERM.sub(lambda m: words(m[1], m[2] or ""), self.hint)
 
 
 class InvalidInput(ScrubError):
@@ -60,5 +97,17 @@ class SyncTimeout(ScrubError):
 class DatabaseUnavailable(ScrubError):
     """The database server cannot be reached (down, no socket there, login refused). The
     URL may well be right and the server away: exit 1, not 2 (invalid input)."""
+
+    exit_code = ExitCode.ERROR
+
+
+class Unauthenticated(ScrubError):
+    """No credentials, or ones that are unknown, expired or revoked (HTTP 401)."""
+
+    exit_code = ExitCode.ERROR
+
+
+class Forbidden(ScrubError):
+    """Credentials whose role does not allow the request (HTTP 403)."""
 
     exit_code = ExitCode.ERROR

@@ -26,25 +26,35 @@ def _read_text(path: Path, what: str) -> str:
             data = file.read(MAX_YAML_BYTES + 1)
     except OSError as exc:
         raise InvalidInput(f"cannot read {what}: {exc.strerror}", where=str(path)) from None
-    if len(data) > MAX_YAML_BYTES:
-        raise InvalidInput(f"{what} is larger than {MAX_YAML_BYTES // 2**20} MiB", where=str(path))
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise InvalidInput(
-            f"not UTF-8 text (byte 0x{data[exc.start]:02x})", where=f"{path}:{line}"
-        ) from None
+    return decode_yaml_bytes(data, str(path), what)
 
 
 def read_yaml(path: Path, what: str) -> Any:
     """One document of strict YAML (see ``orchestrator.strict_yaml``); every
     problem is an ``InvalidInput`` naming the file and, where known, the line."""
+    return parse_yaml(_read_text(path, what), str(path))
+
+
+def decode_yaml_bytes(data: bytes, source: str, what: str) -> str:
+    """Bytes received (an HTTP body) as text, with ``_read_text``'s limits."""
+    if len(data) > MAX_YAML_BYTES:
+        raise InvalidInput(f"{what} is larger than {MAX_YAML_BYTES // 2**20} MiB", where=source)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InvalidInput(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x})", where=f"{source}:{line}"
+        ) from None
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """``read_yaml`` for text already read; errors name ``source`` and the line."""
     import yaml  # only commands that read a file need it (not `divert start`)
 
     from orchestrator import strict_yaml
 
-    text = _read_text(path, what)
+    path = source
     bad = yaml.reader.Reader.NON_PRINTABLE.search(text)
     if bad:
         line = text.count("\n", 0, bad.start()) + 1

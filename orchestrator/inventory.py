@@ -8,6 +8,7 @@ path of the field they are about: ``customers.acme.prefixes[1].prefix: ...``.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias
 
@@ -41,8 +42,8 @@ from orchestrator.domain import (
     parse_network,
     reserved_overlap,
 )
-from orchestrator.errors import InvalidInput
-from orchestrator.files import read_yaml
+from orchestrator.errors import InvalidInput, Words, plain_words
+from orchestrator.files import decode_yaml_bytes, parse_yaml, read_yaml
 
 CommunityField = Annotated[
     Community, BeforeValidator(Community.parse), PlainSerializer(str, return_type=str)
@@ -481,9 +482,19 @@ def load_inventory(path: Path) -> Inventory:
     return parse_inventory(read_yaml(path, "inventory"))
 
 
+def load_inventory_bytes(data: bytes, source: str = "inventory") -> Inventory:
+    """An inventory received as bytes (an HTTP body); errors name ``source``:line."""
+    return parse_inventory(parse_yaml(decode_yaml_bytes(data, source, "inventory"), source))
+
+
 class InventoryErrors(InvalidInput):
     """Several validation errors at once; ``str()`` is one line per error."""
 
     def __init__(self, errors: list[InvalidInput]) -> None:
         self.errors = errors
         super().__init__("\n".join(str(e) for e in errors))
+
+    def render(
+        self, words: Words = plain_words, field: Callable[[str], str] = lambda path: path
+    ) -> str:
+        return "\n".join(error.render(words, field) for error in self.errors)

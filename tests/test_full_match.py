@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.cli.common import resolve_actor
 from orchestrator.domain import Community, LargeCommunity
 from orchestrator.drivers.exabgp.api import UnsafeCommand, _checked
 from orchestrator.errors import InvalidInput
 from orchestrator.lab.topology import load_topology
-from orchestrator.service.common import check_text, parse_duration, resolve_actor
+from orchestrator.service.common import check_text, parse_duration
 
 ROOT = Path(__file__).resolve().parents[1]
 

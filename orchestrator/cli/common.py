@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import functools
+import getpass
 import json
+import os
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
 from orchestrator.errors import ScrubError
-from orchestrator.service.common import resolve_actor
+from orchestrator.service.common import check_actor
 from orchestrator.store.db import Database, resolve_location
 
 DbOption = Annotated[
@@ -37,20 +40,85 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+# The services' field paths as this face's flags and arguments. A path is mapped
+# when its first name is one of these and it ends there or continues with an index
+# (``prefixes[0]`` -> ``--prefix[0]``); inventory paths (``sites.ams.peers``) never.
+FLAGS: Mapping[str, str] = {
+    "actor": "--actor",
+    "address": "IP",
+    "direction": "DIRECTION",
+    "action": "ACTION",
+    "detector": "--detector",
+    "customer": "CUSTOMER",
+    "expires": "--expires",
+    "force": "--force",
+    "from_site": "--from",
+    "host": "HOST",
+    "id": "--id",
+    "limit": "--limit",
+    "name": "NAME",
+    "prefixes": "--prefix",
+    "reason": "--reason",
+    "role": "--role",
+    "since": "--since",
+    "site": "SITE",
+    "sites": "--site",
+    "targets": "--target",
+    "timeout": "--timeout",
+    "to_site": "--to",
+    "wait": "--wait",
+}
+# Actions the services' hints name, as commands.
+COMMANDS: Mapping[str, str] = {
+    "apply_inventory": "run `scrubctl inventory apply FILE`",
+    "failback": "`scrubctl failback {}`",
+}
+_PATH_HEAD = re.compile(r"([a-z_]+)(\[.*)?")
+
+
+def flag_path(path: str, flags: Mapping[str, str] = FLAGS) -> str:
+    match = _PATH_HEAD.fullmatch(path)
+    if match is None or match[1] not in flags:
+        return path
+    return flags[match[1]] + (match[2] or "")
+
+
+def render_error(exc: ScrubError, flags: Mapping[str, str] = FLAGS) -> str:
+    """The error in this face's words: flags for fields, commands for actions."""
+
+    def words(term: str, argument: str) -> str:
+        if term in COMMANDS:
+            return COMMANDS[term].format(argument)
+        return flags.get(term, term)
+
+    return exc.render(words, lambda path: flag_path(path, flags))
+
+
+def guard_with(**overrides: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """``guard`` for a command whose field names mean other flags than ``FLAGS``
+    says (``site`` is ``--site`` for ``plan``, the argument SITE for ``site drain``)."""
+    flags = {**FLAGS, **overrides}
+
+    def decorate(func: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(func)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return func(*args, **kwargs)
+            except ScrubError as exc:
+                for line in render_error(exc, flags).splitlines():
+                    sys.stderr.write(f"error: {line}\n")
+                raise typer.Exit(int(exc.exit_code)) from None
+
+        return wrapper
+
+    return decorate
+
+
 def guard(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn our errors into one line per problem on stderr and the documented exit
-    code (see ``orchestrator.errors.ExitCode``); never a traceback for a user mistake."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except ScrubError as exc:
-            for line in str(exc).splitlines():
-                sys.stderr.write(f"error: {line}\n")
-            raise typer.Exit(int(exc.exit_code)) from None
-
-    return wrapper
+    """Turn our errors into one line per problem on stderr, in flags (``FLAGS``), and
+    the documented exit code (see ``orchestrator.errors.ExitCode``); never a
+    traceback for a user mistake."""
+    return guard_with()(func)
 
 
 def open_db(db: str | None) -> Database:
@@ -66,6 +134,22 @@ def now() -> datetime:
 
 def actor(given: str | None) -> str:
     return resolve_actor(given)
+
+
+def resolve_actor(given: str | None) -> str:
+    """``--actor`` > ``SCRUBCTL_ACTOR`` > the OS user; an error names where it came from."""
+    if given:
+        return check_actor(given, "--actor")
+    if os.environ.get("SCRUBCTL_ACTOR"):
+        return check_actor(os.environ["SCRUBCTL_ACTOR"], "SCRUBCTL_ACTOR")
+    return check_actor(_os_user(), "--actor")
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid{os.getuid()}"
 
 
 def emit_json(data: Any) -> None:
@@ -93,7 +177,8 @@ def _console() -> Any:
     return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
-def short_time(iso: str | None) -> str:
-    if not iso:
+def short_time(value: datetime | str | None) -> str:
+    if not value:
         return "-"
-    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S")
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.strftime("%Y-%m-%d %H:%M:%S")

@@ -72,8 +72,8 @@ def start(
         lambda: service.start(database, request, actor=by, now=moment),
     )  # fmt: skip
     if as_json:
-        emit_json({"created": result.created, "note": result.note, **result.diversion,
-                   "wait": waiting.document(waited)})  # fmt: skip
+        emit_json({"created": result.created, "note": result.note,
+                   **result.diversion.as_json(), "wait": waiting.document(waited)})  # fmt: skip
     else:
         say(result.note)
         _waited(waited)
@@ -109,10 +109,11 @@ def stop(
     )  # fmt: skip
     if as_json:
         # Without --wait the list of stopped diversions, as before; with it, both.
-        emit_json(stopped if waited is None else {"stopped": stopped,
-                                                  "wait": waiting.document(waited)})  # fmt: skip
+        views = [d.as_json() for d in stopped]
+        emit_json(views if waited is None else {"stopped": views,
+                                                "wait": waiting.document(waited)})  # fmt: skip
     else:
-        say("stopped " + ", ".join(f"#{d['id']}" for d in stopped))
+        say("stopped " + ", ".join(f"#{d.id}" for d in stopped))
         _waited(waited)
     waiting.check(waited, timeout)
 
@@ -127,22 +128,22 @@ def list_(
     """List active diversions (with --all, stopped ones too)."""
     rows = service.list_(open_db(db), include_stopped=include_stopped)
     if as_json:
-        emit_json(rows)
+        emit_json([r.as_json() for r in rows])
         return
     table(
         "Diversions",
         ["id", "customer", "state", "prefixes", "sites", "targets", "requested", "by", "reason"],
         [
             [
-                r["id"],
-                r["customer"],
-                r["state"],
-                " ".join(r["prefixes"]) or "all",
-                " ".join(r["sites"]) or "policy",
-                " ".join(r["targets"]) or "-",
-                short_time(r["requested_at"]),
-                r["requested_by"],
-                r["reason"],
+                r.id,
+                r.customer,
+                r.state,
+                " ".join(r.prefixes) or "all",
+                " ".join(r.sites) or "policy",
+                " ".join(r.targets) or "-",
+                short_time(r.requested_at),
+                r.requested_by,
+                r.reason,
             ]
             for r in rows
         ],

@@ -43,7 +43,7 @@ def apply(
         database, inv, actor=actor(who), now=now(), dry_run=dry_run, source=str(file)
     )
     if as_json:
-        emit_json({"dry_run": dry_run, "changes": [c.as_dict() for c in changes]})
+        emit_json({"dry_run": dry_run, "changes": [c.as_json() for c in changes]})
         return
     if not changes:
         say("inventory unchanged")

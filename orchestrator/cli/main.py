@@ -30,6 +30,8 @@ GROUPS = {
     "customer": "orchestrator.cli.customer",
     "report": "orchestrator.cli.report",
     "lab": "orchestrator.cli.lab",
+    "token": "orchestrator.cli.token",
+    "hook": "orchestrator.cli.hook",
 }
 TOP_LEVEL = {  # single commands, by the module that registers them
     "plan": "orchestrator.cli.plan",
@@ -38,6 +40,7 @@ TOP_LEVEL = {  # single commands, by the module that registers them
     "paths": "orchestrator.cli.paths",
     "failover": "orchestrator.cli.moves",
     "failback": "orchestrator.cli.moves",
+    "serve": "orchestrator.cli.serve",
 }
 
 
@@ -76,6 +79,10 @@ class OneLineErrors(TyperGroup):
         return code
 
 
+def _group() -> None:
+    """BGP diversion orchestrator for routed DDoS scrubbing."""
+
+
 def build_app(only: str | None = None) -> typer.Typer:
     """The whole CLI, or (``only``) just one group of it."""
     app = typer.Typer(
@@ -86,6 +93,10 @@ def build_app(only: str | None = None) -> typer.Typer:
         cls=OneLineErrors,
         pretty_exceptions_enable=False,
     )
+    # A group even when one command is registered (``scrubctl paths``, ``scrubctl
+    # serve``): without a callback typer would run that command as the program itself
+    # and refuse its own name as an extra argument.
+    app.callback()(_group)
     for name, module in GROUPS.items():
         if only in (None, name):
             app.add_typer(importlib.import_module(module).app, name=name)

@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -29,9 +28,7 @@ CustomerArg = Annotated[str, typer.Argument(help="Customer name from the invento
 
 def _show(result: service.MoveResult, wait: WaitResult | None, as_json: bool) -> None:
     if as_json:
-        move: dict[str, Any] = asdict(result.move)
-        emit_json({"changed": result.changed, "note": result.note, "move": move,
-                   "wait": waiting.document(wait)})  # fmt: skip
+        emit_json({**result.as_json(), "wait": waiting.document(wait)})
     else:
         say(result.note)
         line = waiting.summary(wait)

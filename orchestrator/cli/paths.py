@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
 import typer
 
-from orchestrator.cli.common import DbOption, JsonOption, emit_json, guard, open_db, table
+from orchestrator.cli.common import DbOption, JsonOption, emit_json, guard_with, open_db, table
 from orchestrator.service.paths import PathView, list_paths
 
 
@@ -31,7 +30,7 @@ def paths(
     """Every (customer, site) return path: kind, interface, health since when and why."""
     views = list_paths(open_db(db), site)
     if as_json:
-        emit_json([asdict(v) for v in views])
+        emit_json([v.as_json() for v in views])
         return
     columns = ["customer", "site", "kind", "interface", "target", "health", "since", "cause",
                "loss", "rtt", "last probe"]  # fmt: skip
@@ -39,4 +38,4 @@ def paths(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(guard(paths))
+    app.command()(guard_with(site="--site")(paths))

@@ -6,9 +6,19 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli.common import DbOption, JsonOption, emit_json, guard, open_db, say, table
-from orchestrator.cli.plan import parse_since
+from orchestrator.cli.common import (
+    DbOption,
+    JsonOption,
+    emit_json,
+    guard,
+    now,
+    open_db,
+    say,
+    short_time,
+    table,
+)
 from orchestrator.service import report as service
+from orchestrator.service.common import parse_since
 
 app = typer.Typer(help="Reports for operators and customers.", no_args_is_help=True)
 
@@ -26,25 +36,24 @@ def ttm(
     as_json: JsonOption = False,
 ) -> None:  # fmt: skip
     """Time to mitigate: from `divert start` to the first site's ExaBGP acknowledgement."""
-    data = service.ttm(open_db(db), since=parse_since(since))
+    report = service.ttm(open_db(db), since=parse_since(since, now()))
     if as_json:
-        emit_json(data)
+        emit_json(report.as_json())
         return
     table(
         "Time to mitigate",
         ["id", "customer", "requested (UTC)", "first ack", "per site", "withdrawn"],
         [
-            [d["id"], d["customer"], d["requested_at"][:19].replace("T", " "),
-             _fmt(d["ttm_seconds"]),
-             " ".join(f"{s}:{v:.3f}" for s, v in d["per_site_seconds"].items()) or "-",
-             (d["withdrawn_at"] or "-")[:19].replace("T", " ")]
-            for d in data["diversions"]
+            [d.id, d.customer, short_time(d.requested_at), _fmt(d.ttm_seconds),
+             " ".join(f"{s}:{v:.3f}" for s, v in d.per_site_seconds.items()) or "-",
+             short_time(d.withdrawn_at)]
+            for d in report.diversions
         ],
     )  # fmt: skip
-    s = data["summary"]
-    if s["acknowledged"]:
-        say(f"{s['acknowledged']} of {s['diversions']} acknowledged: median "
-            f"{_fmt(s['median_seconds'])}, p95 {_fmt(s['p95_seconds'])}, "
-            f"max {_fmt(s['max_seconds'])}")  # fmt: skip
+    s = report.summary
+    if s.acknowledged:
+        say(f"{s.acknowledged} of {s.diversions} acknowledged: median "
+            f"{_fmt(s.median_seconds)}, p95 {_fmt(s.p95_seconds)}, "
+            f"max {_fmt(s.max_seconds)}")  # fmt: skip
     else:
-        say(f"{s['diversions']} diversion(s), none acknowledged by a site yet")
+        say(f"{s.diversions} diversion(s), none acknowledged by a site yet")

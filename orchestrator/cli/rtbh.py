@@ -42,8 +42,8 @@ def add(
     who: ActorOption = None,
 ) -> None:
     """Add an RTBH entry: forced (now) or standby (only if no site can scrub)."""
-    lifetime = parse_duration(expires, "--expires")
-    entry, note = service.add(
+    lifetime = parse_duration(expires, "expires")
+    result = service.add(
         open_db(db),
         host,
         reason=reason,
@@ -53,9 +53,9 @@ def add(
         now=now(),
     )
     if as_json:
-        emit_json({"note": note, **entry})
+        emit_json({"note": result.note, **result.entry.as_json()})
     else:
-        say(note)
+        say(result.note)
 
 
 @app.command()
@@ -70,9 +70,9 @@ def remove(
     """Remove the RTBH entries for HOST."""
     removed = service.remove(open_db(db), host, reason=reason, actor=actor(who), now=now())
     if as_json:
-        emit_json(removed)
+        emit_json([r.as_json() for r in removed])
     else:
-        say("removed " + ", ".join(f"#{r['id']} {r['prefix']}" for r in removed))
+        say("removed " + ", ".join(f"#{r.id} {r.prefix}" for r in removed))
 
 
 @app.command("list")
@@ -85,21 +85,21 @@ def list_(
     """List RTBH entries that are in force."""
     rows = service.list_(open_db(db), now=now(), include_ended=include_ended)
     if as_json:
-        emit_json(rows)
+        emit_json([r.as_json() for r in rows])
         return
     table(
         "RTBH entries",
         ["id", "prefix", "customer", "kind", "expires", "removed", "by", "reason"],
         [
             [
-                r["id"],
-                r["prefix"],
-                r["customer"],
-                "forced" if r["forced"] else "standby",
-                short_time(r["expires_at"]),
-                short_time(r["removed_at"]),
-                r["requested_by"],
-                r["reason"],
+                r.id,
+                r.prefix,
+                r.customer,
+                "forced" if r.forced else "standby",
+                short_time(r.expires_at),
+                short_time(r.removed_at),
+                r.requested_by,
+                r.reason,
             ]
             for r in rows
         ],

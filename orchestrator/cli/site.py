@@ -53,11 +53,11 @@ def drain(
     """Drain SITE: GRACEFUL_SHUTDOWN for the drain time, then withdraw once another site
     has each prefix acknowledged (make-before-break)."""
     database, moment, by = open_db(db), now(), actor(who)
-    note, waited = waiting.run(
+    change, waited = waiting.run(
         database, wait, timeout, moment,
         lambda: service.drain(database, site, reason=reason, force=force, actor=by, now=moment),
     )  # fmt: skip
-    _noted(note, waited, as_json)
+    _noted(change, waited, as_json)
     waiting.check(waited, timeout)
 
 
@@ -74,19 +74,19 @@ def undrain(
 ) -> None:
     """Return SITE to service."""
     database, moment, by = open_db(db), now(), actor(who)
-    note, waited = waiting.run(
+    change, waited = waiting.run(
         database, wait, timeout, moment,
         lambda: service.undrain(database, site, reason=reason, actor=by, now=moment),
     )  # fmt: skip
-    _noted(note, waited, as_json)
+    _noted(change, waited, as_json)
     waiting.check(waited, timeout)
 
 
-def _noted(note: str, waited: WaitResult | None, as_json: bool) -> None:
+def _noted(change: service.SiteChange, waited: WaitResult | None, as_json: bool) -> None:
     if as_json:
-        emit_json({"note": note, "wait": waiting.document(waited)})
+        emit_json({"note": change.note, "wait": waiting.document(waited)})
         return
-    say(note)
+    say(change.note)
     line = waiting.summary(waited)
     if line:
         say(line)
@@ -98,32 +98,32 @@ def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Sites with their admin state and BGP sessions as the agents report them."""
     sites = service.list_(open_db(db), now=now())
     if as_json:
-        emit_json(sites)
+        emit_json([s.as_json() for s in sites])
         return
     table(
         "Sites",
         ["site", "admin", "since", "peer", "address", "session", "changed"],
         [
             [
-                s["site"],
-                s["admin_state"],
-                short_time(s["admin_since"]),
-                p["name"],
-                p["address"],
-                p["state"],
-                short_time(p["since"]),
+                s.site,
+                s.admin_state,
+                short_time(s.admin_since),
+                p.name,
+                p.address,
+                p.state,
+                short_time(p.since),
             ]
             for s in sites
-            for p in s["peers"]
+            for p in s.peers
         ],
     )
     table(
         "Return paths",
         ["site", "customer", "kind", "health", "since", "cause"],
         [
-            [s["site"], p["customer"], p["kind"], p["health"], short_time(p["since"]), p["cause"]]
+            [s.site, p.customer, p.kind, p.health, short_time(p.since), p.cause]
             for s in sites
-            for p in s["return_paths"]
+            for p in s.return_paths
         ],
     )
 

@@ -3,11 +3,9 @@ and the refusal of an intent whose plan breaks a limit."""
 
 from __future__ import annotations
 
-import getpass
-import os
 import re
 import unicodedata
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -18,34 +16,22 @@ from orchestrator.planner import worst_case
 from orchestrator.service.snapshot import load_intent
 from orchestrator.store.models import EventRow
 
-_ACTOR_RE = re.compile(r"[A-Za-z0-9_.@-]{1,64}")  # always fullmatch: `$` allows a final newline
+ACTOR_RE = re.compile(r"[A-Za-z0-9_.@-]{1,64}")  # always fullmatch: `$` allows a final newline
 DURATION_RE = re.compile(r"([0-9]{1,12})([smhd])")  # 12 digits: any bound below fits, no overflow
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _LINE_BREAKS = ("Zl", "Zp")  # U+2028, U+2029: line breaks to a terminal or a log viewer
 MAX_REASON = 500
 MAX_DURATION = timedelta(days=30)
+MAX_SINCE = timedelta(days=36_500)  # a century: reports over years, never before year 1
 
 
-def resolve_actor(given: str | None) -> str:
-    """``--actor`` > ``SCRUBCTL_ACTOR`` > the OS user; an error names where it came from."""
-    if given:
-        actor, where = given, "--actor"
-    elif os.environ.get("SCRUBCTL_ACTOR"):
-        actor, where = os.environ["SCRUBCTL_ACTOR"], "SCRUBCTL_ACTOR"
-    else:
-        actor, where = _os_user(), "--actor"
-    if not _ACTOR_RE.fullmatch(actor):
+def check_actor(name: str, where: str = "actor") -> str:
+    """An actor's name for the audit log (and a token's name, which becomes one)."""
+    if not ACTOR_RE.fullmatch(name):
         raise InvalidInput(
-            f"{actor!r} is not a valid name (letters, digits, _ . @ -; at most 64)", where=where
+            f"{name!r} is not a valid name (letters, digits, _ . @ -; at most 64)", where=where
         )
-    return actor
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid{os.getuid()}"
+    return name
 
 
 def check_text(value: str, where: str, *, required: bool = True) -> str:
@@ -88,7 +74,10 @@ def refuse_if_over_limits(session: Session, inv: Inventory, now: datetime) -> No
     violations = worst_case(inv, load_intent(session, now), now).violations
     if violations:
         extra = f" (+{len(violations) - 1} more)" if len(violations) > 1 else ""
-        raise Conflict(violations[0] + extra, hint="nothing was changed")
+        where, sep, message = violations[0].partition(": ")  # "sites.ams.peers.x: plan has..."
+        if not sep or " " in where:
+            where, message = "", violations[0]
+        raise Conflict(message + extra, where=where, hint="nothing was changed")
 
 
 def parse_duration(text: str, where: str, *, maximum: timedelta = MAX_DURATION) -> timedelta:
@@ -103,3 +92,23 @@ def parse_duration(text: str, where: str, *, maximum: timedelta = MAX_DURATION) 
             f"{text.strip()} must be more than 0 and at most {maximum.days}d", where=where
         )
     return timedelta(seconds=seconds)
+
+
+def parse_since(text: str | None, now: datetime, where: str = "since") -> datetime | None:
+    """A duration back from now (at most ``MAX_SINCE``) or an aware ISO time, in UTC."""
+    if text is None:
+        return None
+    if DURATION_RE.fullmatch(text.strip()):
+        return now - parse_duration(text, where, maximum=MAX_SINCE)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"{text!r} is neither a duration (2h) nor an ISO time", where=where
+        ) from None
+    if value.tzinfo is None:
+        raise InvalidInput(f"{text!r} has no time zone (add Z or +00:00)", where=where)
+    try:
+        return value.astimezone(UTC)  # the store compares in UTC
+    except OverflowError:
+        raise InvalidInput(f"{text!r} is out of range in UTC", where=where) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,8 +14,9 @@ from orchestrator.domain import MAX_SCRUB_LEN, IPAddress, IPNetwork, Mode
 from orchestrator.errors import InvalidInput, NotFound
 from orchestrator.inventory import Customer, Inventory
 from orchestrator.service.common import check_text, record_event, refuse_if_over_limits
+from orchestrator.service.results import Result, Time
 from orchestrator.service.snapshot import active_diversions, load_inventory
-from orchestrator.store.db import Database
+from orchestrator.store.db import Database, unchanged
 from orchestrator.store.models import DiversionAckRow, DiversionRow
 
 
@@ -54,7 +55,7 @@ def customer_or_fail(inv: Inventory, name: str) -> Customer:
     customer = inv.customers.get(name)
     if customer is None:
         known = ", ".join(sorted(inv.customers)) or "none"
-        raise NotFound(f"unknown customer {name!r} (known: {known})", where="CUSTOMER")
+        raise NotFound(f"unknown customer {name!r} (known: {known})", where="customer")
     return customer
 
 
@@ -78,26 +79,24 @@ def _check_prefix(
 
 def validate(inv: Inventory, req: DivertRequest) -> _Valid:
     customer = customer_or_fail(inv, req.customer)
-    prefixes = tuple(parse_prefix(p, f"--prefix[{i}]") for i, p in enumerate(req.prefixes))
+    prefixes = tuple(parse_prefix(p, f"prefixes[{i}]") for i, p in enumerate(req.prefixes))
     for i, prefix in enumerate(prefixes):
-        _check_prefix(customer, req.customer, prefix, f"--prefix[{i}]", req.more_specifics)
+        _check_prefix(customer, req.customer, prefix, f"prefixes[{i}]", req.more_specifics)
     if not prefixes:
         for i, entry in enumerate(customer.prefixes):
             where = f"customers.{req.customer}.prefixes[{i}]"
             _check_prefix(customer, req.customer, entry.prefix, where, req.more_specifics)
     for i, site in enumerate(req.sites):
         if site not in inv.sites:
-            raise NotFound(f"unknown site {site!r}", where=f"--site[{i}]")
+            raise NotFound(f"unknown site {site!r}", where=f"sites[{i}]")
         if customer.role_at(site) is None:
-            raise InvalidInput(
-                f"{req.customer} is not allowed at site {site}", where=f"--site[{i}]"
-            )
+            raise InvalidInput(f"{req.customer} is not allowed at site {site}", where=f"sites[{i}]")
     scope = prefixes or tuple(e.prefix for e in customer.prefixes)
-    targets = tuple(parse_address(t, f"--target[{i}]") for i, t in enumerate(req.targets))
+    targets = tuple(parse_address(t, f"targets[{i}]") for i, t in enumerate(req.targets))
     for i, target in enumerate(targets):
         if not any(target in p for p in scope):
             raise InvalidInput(
-                f"{target} is not inside the diverted prefixes", where=f"--target[{i}]"
+                f"{target} is not inside the diverted prefixes", where=f"targets[{i}]"
             )
     return _Valid(
         tuple(sorted(set(prefixes), key=str)),
@@ -106,22 +105,38 @@ def validate(inv: Inventory, req: DivertRequest) -> _Valid:
     )
 
 
-def view(row: DiversionRow, acks: dict[str, datetime] | None = None) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "customer": row.customer,
-        "prefixes": list(row.prefixes),
-        "sites": list(row.sites),
-        "targets": list(row.targets),
-        "more_specifics": row.more_specifics,
-        "reason": row.reason,
-        "requested_by": row.requested_by,
-        "requested_at": row.requested_at.isoformat(),
-        "stopped_at": row.stopped_at.isoformat() if row.stopped_at else None,
-        "stopped_by": row.stopped_by,
-        "state": "active" if row.stopped_at is None else "stopped",
-        "acks": {site: at.isoformat() for site, at in sorted((acks or {}).items())},
-    }
+class DiversionView(Result):
+    id: int
+    customer: str
+    prefixes: tuple[str, ...]  # empty: all of the customer's prefixes
+    sites: tuple[str, ...]  # empty: the customer's sites by policy
+    targets: tuple[str, ...]
+    more_specifics: bool
+    reason: str
+    requested_by: str
+    requested_at: Time
+    stopped_at: Time | None
+    stopped_by: str | None
+    state: Literal["active", "stopped"]
+    acks: dict[str, Time]  # site -> its first acknowledgement of this diversion
+
+
+def view(row: DiversionRow, acks: dict[str, datetime] | None = None) -> DiversionView:
+    return DiversionView(
+        id=row.id,
+        customer=row.customer,
+        prefixes=tuple(row.prefixes),
+        sites=tuple(row.sites),
+        targets=tuple(row.targets),
+        more_specifics=row.more_specifics,
+        reason=row.reason,
+        requested_by=row.requested_by,
+        requested_at=row.requested_at,
+        stopped_at=row.stopped_at,
+        stopped_by=row.stopped_by,
+        state="active" if row.stopped_at is None else "stopped",
+        acks=dict(sorted((acks or {}).items())),
+    )
 
 
 def _same(row: DiversionRow, valid: _Valid, more: bool) -> bool:
@@ -133,54 +148,101 @@ def _same(row: DiversionRow, valid: _Valid, more: bool) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class StartResult:
-    diversion: dict[str, Any]
-    created: bool
+class StartResult(Result):
+    diversion: DiversionView
+    created: bool  # False: the same request was active already; nothing changed
     note: str
 
 
+@dataclass(frozen=True)
+class Started:
+    """``start_in``'s outcome inside the caller's transaction: the row (new, or the
+    identical one already active) and whether it was created."""
+
+    row: DiversionRow
+    created: bool
+
+
+def start_in(
+    session: Session,
+    inv: Inventory,
+    req: DivertRequest,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+    action: str = "divert.start",
+    detail: dict[str, Any] | None = None,
+) -> Started:
+    """Start a diversion inside the caller's write transaction (one event, ``action``),
+    or find the identical active one (nothing written)."""
+    valid = validate(inv, req)
+    for row in active_diversions(session):
+        if row.customer == req.customer and _same(row, valid, req.more_specifics):
+            return Started(row, False)
+    row = DiversionRow(
+        customer=req.customer,
+        prefixes=[str(p) for p in valid.prefixes],
+        sites=list(valid.sites),
+        targets=[str(t) for t in valid.targets],
+        more_specifics=req.more_specifics,
+        reason=reason,
+        requested_by=actor,
+        requested_at=now,
+    )
+    session.add(row)
+    refuse_if_over_limits(session, inv, now)
+    record_event(
+        session,
+        at=now,
+        actor=actor,
+        action=action,
+        target=req.customer,
+        reason=reason,
+        detail={
+            "diversion": row.id,
+            "prefixes": row.prefixes,
+            "sites": row.sites,
+            "targets": row.targets,
+            "more_specifics": row.more_specifics,
+            **(detail or {}),
+        },
+    )
+    return Started(row, True)
+
+
 def start(db: Database, req: DivertRequest, *, actor: str, now: datetime) -> StartResult:
-    reason = check_text(req.reason, "--reason")
+    reason = check_text(req.reason, "reason")
     with db.write() as session:
         inv = load_inventory(session)
-        valid = validate(inv, req)
-        for row in active_diversions(session):
-            if row.customer == req.customer and _same(row, valid, req.more_specifics):
-                result = StartResult(view(row), False, f"already active as diversion #{row.id}")
-                session.rollback()  # nothing changed: no generation bump, no agent wakes up
-                return result
-        row = DiversionRow(
-            customer=req.customer,
-            prefixes=[str(p) for p in valid.prefixes],
-            sites=list(valid.sites),
-            targets=[str(t) for t in valid.targets],
-            more_specifics=req.more_specifics,
-            reason=reason,
-            requested_by=actor,
-            requested_at=now,
-        )
-        session.add(row)
-        refuse_if_over_limits(session, inv, now)
-        record_event(
-            session,
-            at=now,
-            actor=actor,
-            action="divert.start",
-            target=req.customer,
-            reason=reason,
-            detail={
-                "diversion": row.id,
-                "prefixes": row.prefixes,
-                "sites": row.sites,
-                "targets": row.targets,
-                "more_specifics": row.more_specifics,
-            },
-        )
+        started = start_in(session, inv, req, reason=reason, actor=actor, now=now)
+        row = started.row
+        if not started.created:
+            note = f"already active as diversion #{row.id}"
+            result = StartResult(diversion=view(row), created=False, note=note)
+            unchanged(session)
+            return result
         note = f"diversion #{row.id} started"
         if inv.customers[req.customer].mode is Mode.ALWAYS_ON:
             note += " (the customer is always-on: its prefixes were already diverted)"
-        return StartResult(view(row), True, note)
+        return StartResult(diversion=view(row), created=True, note=note)
+
+
+def stop_rows(
+    session: Session,
+    rows: list[DiversionRow],
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+    action: str = "divert.stop",
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Stop ``rows`` inside the caller's transaction, one ``action`` event each."""
+    for row in rows:
+        row.stopped_at, row.stopped_by, row.stop_reason = now, actor, reason
+        record_event(session, at=now, actor=actor, action=action, target=row.customer,
+                     reason=reason, detail={"diversion": row.id, **(detail or {})})  # fmt: skip
 
 
 def stop(
@@ -191,8 +253,8 @@ def stop(
     reason: str,
     actor: str,
     now: datetime,
-) -> list[dict[str, Any]]:
-    reason = check_text(reason, "--reason")
+) -> list[DiversionView]:
+    reason = check_text(reason, "reason")
     with db.write() as session:
         customer_or_fail(load_inventory(session), customer)
         rows = [r for r in active_diversions(session) if r.customer == customer]
@@ -200,18 +262,8 @@ def stop(
             rows = [r for r in rows if r.id == diversion_id]
         if not rows:
             which = f"#{diversion_id}" if diversion_id is not None else "diversion"
-            raise NotFound(f"no active {which} for {customer}", where="CUSTOMER")
-        for row in rows:
-            row.stopped_at, row.stopped_by, row.stop_reason = now, actor, reason
-            record_event(
-                session,
-                at=now,
-                actor=actor,
-                action="divert.stop",
-                target=customer,
-                reason=reason,
-                detail={"diversion": row.id},
-            )
+            raise NotFound(f"no active {which} for {customer}", where="customer")
+        stop_rows(session, rows, reason=reason, actor=actor, now=now)
         return [view(r) for r in rows]
 
 
@@ -222,7 +274,7 @@ def acks_by_diversion(session: Session) -> dict[int, dict[str, datetime]]:
     return acks
 
 
-def list_(db: Database, *, include_stopped: bool) -> list[dict[str, Any]]:
+def list_(db: Database, *, include_stopped: bool) -> list[DiversionView]:
     with db.read() as session:
         query = select(DiversionRow).order_by(DiversionRow.id)
         if not include_stopped:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import ip_network
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -14,15 +13,15 @@ from orchestrator.errors import Conflict
 from orchestrator.inventory import Inventory
 from orchestrator.planner import owner_of
 from orchestrator.service.common import record_event, refuse_if_over_limits
+from orchestrator.service.results import Result
 from orchestrator.service.snapshot import active_diversions, active_rtbh
-from orchestrator.store.db import Database
+from orchestrator.store.db import Database, unchanged
 from orchestrator.store.models import InventoryObject
 
 
-@dataclass(frozen=True)
-class Change:
-    op: str  # add | remove | change
-    kind: str  # policy | site | customer
+class Change(Result):
+    op: Literal["add", "remove", "change"]
+    kind: Literal["policy", "site", "customer"]
     name: str
     fields: tuple[str, ...] = ()  # "path: old -> new" lines for a change
 
@@ -30,8 +29,10 @@ class Change:
     def target(self) -> str:
         return "policy" if self.kind == "policy" else f"{self.kind}s.{self.name}"
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"op": self.op, "kind": self.kind, "name": self.name, "fields": list(self.fields)}
+
+class ApplyResult(Result):
+    dry_run: bool
+    changes: tuple[Change, ...]
 
 
 def _objects(inv: Inventory) -> dict[tuple[str, str], dict[str, Any]]:
@@ -69,13 +70,12 @@ def diff(session: Session, inv: Inventory) -> list[Change]:
     for key in sorted(set(stored) | set(wanted)):
         kind, name = key
         if key not in stored:
-            changes.append(Change("add", kind, name))
+            changes.append(Change(op="add", kind=kind, name=name))
         elif key not in wanted:
-            changes.append(Change("remove", kind, name))
+            changes.append(Change(op="remove", kind=kind, name=name))
         elif stored[key] != wanted[key]:
-            changes.append(
-                Change("change", kind, name, tuple(_field_diff(stored[key], wanted[key], "")))
-            )
+            fields = tuple(_field_diff(stored[key], wanted[key], ""))
+            changes.append(Change(op="change", kind=kind, name=name, fields=fields))
     return changes
 
 
@@ -121,7 +121,7 @@ def apply(
     with db.write() as session:
         changes = diff(session, inv)
         if not changes:
-            session.rollback()  # nothing changed: no generation bump, no agent wakes up
+            unchanged(session)
             return changes
         _refuse_orphaned_diversions(session, inv, now)
         objects = _objects(inv)
@@ -135,7 +135,7 @@ def apply(
             actor=actor,
             action="inventory.apply",
             target=source,
-            detail={"changes": [c.as_dict() for c in changes]},
+            detail={"changes": [c.as_json() for c in changes]},
         )
     return changes
 

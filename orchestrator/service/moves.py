@@ -10,7 +10,7 @@ forced, as ``site drain`` refuses one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -22,34 +22,35 @@ from orchestrator.inventory import Customer, Inventory
 from orchestrator.planner import plan
 from orchestrator.service.common import check_text, record_event
 from orchestrator.service.diversions import customer_or_fail
+from orchestrator.service.results import Result, Time
 from orchestrator.service.snapshot import load_intent, load_inventory, load_observed
-from orchestrator.store.db import Database
+from orchestrator.store.db import Database, unchanged
 from orchestrator.store.models import MoveRow
 
 
-@dataclass(frozen=True)
-class MoveView:
+class MoveView(Result):
     id: int
     customer: str
     from_site: str
     to_site: str | None
     reason: str
     requested_by: str
-    requested_at: datetime
-    ended_at: datetime | None
+    requested_at: Time
+    ended_at: Time | None
     ended_by: str | None
 
 
-@dataclass(frozen=True)
-class MoveResult:
+class MoveResult(Result):
     move: MoveView
     changed: bool  # False: the same request again, nothing written
     note: str
 
 
 def _view(row: MoveRow) -> MoveView:
-    return MoveView(row.id, row.customer, row.from_site, row.to_site, row.reason,
-                    row.requested_by, row.requested_at, row.ended_at, row.ended_by)  # fmt: skip
+    return MoveView(id=row.id, customer=row.customer, from_site=row.from_site,
+                    to_site=row.to_site, reason=row.reason, requested_by=row.requested_by,
+                    requested_at=row.requested_at, ended_at=row.ended_at,
+                    ended_by=row.ended_by)  # fmt: skip
 
 
 def _customer_site(inv: Inventory, cname: str, customer: Customer, site: str, where: str) -> None:
@@ -97,24 +98,27 @@ def failover(
     actor: str,
     now: datetime,
 ) -> MoveResult:
-    reason = check_text(reason, "--reason")
+    reason = check_text(reason, "reason")
     with db.write() as session:
         inv = load_inventory(session)
         owner = customer_or_fail(inv, customer)
-        _customer_site(inv, customer, owner, from_site, "--from")
+        _customer_site(inv, customer, owner, from_site, "from_site")
         if to_site is not None:
-            _customer_site(inv, customer, owner, to_site, "--to")
+            _customer_site(inv, customer, owner, to_site, "to_site")
             if to_site == from_site:
-                raise InvalidInput(f"is {to_site}, the site being left (--from)", where="--to")
+                raise InvalidInput(f"is {to_site}, the site being left", where="to_site",
+                                   hint="{from_site}")  # fmt: skip
         current = _active(session, customer)
         if current is not None:
             if (current.from_site, current.to_site) == (from_site, to_site):
-                session.rollback()  # the same request again: no bump, no agent wakes up
-                return MoveResult(_view(current), False, f"{customer} already {_describe(current)}")
+                result = MoveResult(move=_view(current), changed=False,
+                                    note=f"{customer} already {_describe(current)}")  # fmt: skip
+                unchanged(session)
+                return result
             raise Conflict(
                 f"{customer} is already {_describe(current)}",
-                where="CUSTOMER",
-                hint=f"`scrubctl failback {customer}` first; nothing was changed",
+                where="customer",
+                hint=f"{{failback:{customer}}} first; nothing was changed",
             )
         row = MoveRow(customer=customer, from_site=from_site, to_site=to_site, reason=reason,
                       requested_by=actor, requested_at=now)  # fmt: skip
@@ -124,28 +128,32 @@ def failover(
         if unprotected and not force:
             raise Conflict(
                 f"moving {customer} away from {from_site} would leave it unprotected",
-                where="--from",
-                hint="--force moves it anyway; nothing was changed",
+                where="from_site",
+                hint="{force} moves it anyway; nothing was changed",
             )
         record_event(session, at=now, actor=actor, action="move.failover", target=customer,
                      reason=reason, detail={"move": row.id, "from": from_site, "to": to_site,
                                             "unprotected_after": unprotected})  # fmt: skip
-        return MoveResult(_view(row), True, f"{customer} {_describe(row)} (make-before-break)")
+        return MoveResult(move=_view(row), changed=True,
+                          note=f"{customer} {_describe(row)} (make-before-break)")  # fmt: skip
 
 
 def failback(db: Database, customer: str, *, reason: str, actor: str, now: datetime) -> MoveResult:
-    reason = check_text(reason, "--reason")
+    reason = check_text(reason, "reason")
     with db.write() as session:
         customer_or_fail(load_inventory(session), customer)
         row = _active(session, customer)
         if row is None:
-            raise NotFound(f"{customer} has no active failover", where="CUSTOMER")
+            raise NotFound(f"{customer} has no active failover", where="customer")
         row.ended_at, row.ended_by = now, actor
         record_event(session, at=now, actor=actor, action="move.failback", target=customer,
                      reason=reason, detail={"move": row.id, "from": row.from_site,
                                             "to": row.to_site})  # fmt: skip
-        return MoveResult(_view(row), True, f"{customer} back on {row.from_site} (failover "
-                                            f"#{row.id} ended)")  # fmt: skip
+        return MoveResult(
+            move=_view(row),
+            changed=True,
+            note=f"{customer} back on {row.from_site} (failover #{row.id} ended)",
+        )
 
 
 def list_active(db: Database) -> list[MoveView]:

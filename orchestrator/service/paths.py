@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from sqlalchemy import select
 
 from orchestrator.errors import NotFound
 from orchestrator.inventory import DedicatedReturnPath, GreReturnPath, Inventory
+from orchestrator.service.results import Result, Time
 from orchestrator.service.snapshot import load_inventory
 from orchestrator.store.db import Database
 from orchestrator.store.models import ReturnPathRow
 
 
-@dataclass(frozen=True)
-class PathView:
+class PathView(Result):
     customer: str
     site: str
     kind: str
     interface: str  # the tunnel the site builds, or the dedicated line
     target: str  # what the probes ask
     health: str  # up, down, unknown (never probed: unknown)
-    since: datetime | None  # the last transition
+    since: Time | None  # the last transition
     cause: str
     loss: float | None  # 0..1 over the last probes
     rtt_ms: float | None
-    checked_at: datetime | None  # the last probe
+    checked_at: Time | None  # the last probe
 
 
 def _interface(customer: str, path: GreReturnPath | DedicatedReturnPath) -> str:
@@ -59,6 +56,6 @@ def list_paths(db: Database, site: str | None = None) -> list[PathView]:
         inv = load_inventory(session)
         if site is not None and site not in inv.sites:
             known = ", ".join(sorted(inv.sites)) or "none"
-            raise NotFound(f"unknown site {site!r} (known: {known})", where="--site")
+            raise NotFound(f"unknown site {site!r} (known: {known})", where="site")
         rows = {(r.customer, r.site): r for r in session.scalars(select(ReturnPathRow))}
     return [v for v in _views(inv, rows) if site is None or v.site == site]

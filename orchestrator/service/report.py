@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 
 from orchestrator.service.diversions import acks_by_diversion
+from orchestrator.service.results import Result, Time
 from orchestrator.store.db import Database
 from orchestrator.store.models import DiversionRow
 
@@ -20,7 +20,30 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[rank - 1]
 
 
-def ttm(db: Database, *, since: datetime | None = None) -> dict[str, Any]:
+class TtmRow(Result):
+    id: int
+    customer: str
+    requested_at: Time
+    ttm_seconds: float | None  # request -> the first site's acknowledgement
+    per_site_seconds: dict[str, float]
+    withdrawn_at: Time | None
+    duration_seconds: float | None
+
+
+class TtmSummary(Result):
+    diversions: int
+    acknowledged: int
+    median_seconds: float | None = None  # None while no diversion is acknowledged
+    p95_seconds: float | None = None
+    max_seconds: float | None = None
+
+
+class TtmReport(Result):
+    summary: TtmSummary
+    diversions: tuple[TtmRow, ...]
+
+
+def ttm(db: Database, *, since: datetime | None = None) -> TtmReport:
     with db.read() as session:
         query = select(DiversionRow).order_by(DiversionRow.id)
         if since is not None:
@@ -38,21 +61,19 @@ def ttm(db: Database, *, since: datetime | None = None) -> dict[str, Any]:
         first = min(per_site.values()) if per_site else None
         if first is not None:
             figures.append(first)
-        diversions.append({
-            "id": row.id,
-            "customer": row.customer,
-            "requested_at": row.requested_at.isoformat(),
-            "ttm_seconds": first,
-            "per_site_seconds": per_site,
-            "withdrawn_at": row.stopped_at.isoformat() if row.stopped_at else None,
-            "duration_seconds": round((row.stopped_at - row.requested_at).total_seconds(), 3)
-            if row.stopped_at else None,
-        })  # fmt: skip
-    summary: dict[str, Any] = {"diversions": len(rows), "acknowledged": len(figures)}
+        duration = row.stopped_at - row.requested_at if row.stopped_at else None
+        diversions.append(
+            TtmRow(id=row.id, customer=row.customer, requested_at=row.requested_at,
+                   ttm_seconds=first, per_site_seconds=per_site, withdrawn_at=row.stopped_at,
+                   duration_seconds=round(duration.total_seconds(), 3) if duration else None)
+        )  # fmt: skip
+    summary = TtmSummary(diversions=len(rows), acknowledged=len(figures))
     if figures:
-        summary.update(
+        summary = TtmSummary(
+            diversions=len(rows),
+            acknowledged=len(figures),
             median_seconds=round(percentile(figures, 50), 3),
             p95_seconds=round(percentile(figures, 95), 3),
             max_seconds=round(max(figures), 3),
         )
-    return {"summary": summary, "diversions": diversions}
+    return TtmReport(summary=summary, diversions=tuple(diversions))

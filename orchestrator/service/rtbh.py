@@ -9,7 +9,6 @@ and an expiry: RTBH completes the attacker's job for that host.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 
@@ -18,12 +17,13 @@ from orchestrator.errors import InvalidInput, NotFound
 from orchestrator.inventory import Inventory
 from orchestrator.planner import owner_of
 from orchestrator.service.common import check_text, record_event, refuse_if_over_limits
+from orchestrator.service.results import Result, Time
 from orchestrator.service.snapshot import active_rtbh, load_inventory
 from orchestrator.store.db import Database
 from orchestrator.store.models import RtbhRow
 
 
-def parse_host(text: str, where: str = "HOST") -> IPNetwork:
+def parse_host(text: str, where: str = "host") -> IPNetwork:
     """An address (taken as a host route) or a prefix with no host bits set."""
     try:
         if isinstance(text, str) and "/" in text:
@@ -39,33 +39,43 @@ def validate(inv: Inventory, prefix: IPNetwork, *, forced: bool) -> str:
     if prefix.prefixlen < shortest:
         raise InvalidInput(
             f"{prefix} is wider than /{shortest}: RTBH is for host routes",
-            where="HOST",
+            where="host",
             hint="policy.rtbh.min_length_v4/v6 widens it",
         )
     cname = owner_of(inv, prefix)
     if cname is None:
-        raise InvalidInput(f"{prefix} is not inside any customer's prefixes", where="HOST")
+        raise InvalidInput(f"{prefix} is not inside any customer's prefixes", where="host")
     if not forced and not inv.customers[cname].rtbh_last_resort:
         raise InvalidInput(
             f"{cname} does not allow RTBH as last resort (rtbh_last_resort: false)",
-            where="HOST",
-            hint="--force with a reason overrides it",
+            where="host",
+            hint="{force} with a reason overrides it",
         )
     return cname
 
 
-def view(row: RtbhRow) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "prefix": row.prefix,
-        "customer": row.customer,
-        "forced": row.forced,
-        "reason": row.reason,
-        "requested_by": row.requested_by,
-        "created_at": row.created_at.isoformat(),
-        "expires_at": row.expires_at.isoformat(),
-        "removed_at": row.removed_at.isoformat() if row.removed_at else None,
-    }
+class RtbhView(Result):
+    id: int
+    prefix: str
+    customer: str
+    forced: bool
+    reason: str
+    requested_by: str
+    created_at: Time
+    expires_at: Time
+    removed_at: Time | None
+
+
+class AddResult(Result):
+    entry: RtbhView
+    created: bool  # False: the same entry was active; its expiry was extended (if later)
+    note: str
+
+
+def view(row: RtbhRow) -> RtbhView:
+    return RtbhView(id=row.id, prefix=row.prefix, customer=row.customer, forced=row.forced,
+                    reason=row.reason, requested_by=row.requested_by, created_at=row.created_at,
+                    expires_at=row.expires_at, removed_at=row.removed_at)  # fmt: skip
 
 
 def add(
@@ -77,9 +87,9 @@ def add(
     forced: bool,
     actor: str,
     now: datetime,
-) -> tuple[dict[str, Any], str]:
+) -> AddResult:
     prefix = parse_host(host)
-    reason = check_text(reason, "--reason")
+    reason = check_text(reason, "reason")
     with db.write() as session:
         inv = load_inventory(session)
         cname = validate(inv, prefix, forced=forced)
@@ -96,7 +106,8 @@ def add(
                     reason=reason,
                     detail={"rtbh": row.id, "expires_at": row.expires_at.isoformat()},
                 )
-                return view(row), f"RTBH #{row.id} already active; expires {row.expires_at:%F %T}Z"
+                note = f"RTBH #{row.id} already active; expires {row.expires_at:%F %T}Z"
+                return AddResult(entry=view(row), created=False, note=note)
         row = RtbhRow(
             prefix=str(prefix),
             customer=cname,
@@ -118,18 +129,17 @@ def add(
             detail={"rtbh": row.id, "forced": forced, "expires_at": expires_at.isoformat()},
         )
         kind = "forced" if forced else "standby (used only while no site can scrub)"
-        return view(row), f"RTBH #{row.id} added, {kind}, expires {expires_at:%F %T}Z"
+        note = f"RTBH #{row.id} added, {kind}, expires {expires_at:%F %T}Z"
+        return AddResult(entry=view(row), created=True, note=note)
 
 
-def remove(
-    db: Database, host: str, *, reason: str, actor: str, now: datetime
-) -> list[dict[str, Any]]:
+def remove(db: Database, host: str, *, reason: str, actor: str, now: datetime) -> list[RtbhView]:
     prefix = parse_host(host)
-    reason = check_text(reason, "--reason")
+    reason = check_text(reason, "reason")
     with db.write() as session:
         rows = [r for r in active_rtbh(session, now) if r.prefix == str(prefix)]
         if not rows:
-            raise NotFound(f"no active RTBH entry for {prefix}", where="HOST")
+            raise NotFound(f"no active RTBH entry for {prefix}", where="host")
         for row in rows:
             row.removed_at, row.removed_by = now, actor
             record_event(
@@ -144,7 +154,7 @@ def remove(
         return [view(r) for r in rows]
 
 
-def list_(db: Database, *, now: datetime, include_ended: bool) -> list[dict[str, Any]]:
+def list_(db: Database, *, now: datetime, include_ended: bool) -> list[RtbhView]:
     with db.read() as session:
         if include_ended:
             rows = list(session.scalars(select(RtbhRow).order_by(RtbhRow.id)))

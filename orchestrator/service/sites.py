@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,15 +14,16 @@ from orchestrator.inventory import Inventory
 from orchestrator.planner import plan
 from orchestrator.service.common import check_text, record_event
 from orchestrator.service.paths import list_paths
+from orchestrator.service.results import Result, Time
 from orchestrator.service.snapshot import load_intent, load_inventory, load_observed
-from orchestrator.store.db import Database
+from orchestrator.store.db import Database, unchanged
 from orchestrator.store.models import SessionRow, SiteAdminRow
 
 
 def _site_or_fail(inv: Inventory, site: str) -> None:
     if site not in inv.sites:
         known = ", ".join(sorted(inv.sites)) or "none"
-        raise NotFound(f"unknown site {site!r} (known: {known})", where="SITE")
+        raise NotFound(f"unknown site {site!r} (known: {known})", where="site")
 
 
 def _losers_after_drain(session: Session, inv: Inventory, now: datetime) -> list[str]:
@@ -39,16 +40,25 @@ def _losers_after_drain(session: Session, inv: Inventory, now: datetime) -> list
     ]
 
 
-def drain(db: Database, site: str, *, reason: str, force: bool, actor: str, now: datetime) -> str:
-    reason = check_text(reason, "--reason")
+class SiteChange(Result):
+    site: str
+    admin_state: Literal["active", "draining"]
+    changed: bool  # False: the site was in that state already; nothing written
+    note: str
+
+
+def drain(
+    db: Database, site: str, *, reason: str, force: bool, actor: str, now: datetime
+) -> SiteChange:
+    reason = check_text(reason, "reason")
     with db.write() as session:
         inv = load_inventory(session)
         _site_or_fail(inv, site)
         row = session.get(SiteAdminRow, site)
         if row is not None and row.state == AdminState.DRAINING:
             note = f"{site} is already draining since {row.since:%F %T}Z"
-            session.rollback()  # nothing changed: no generation bump, no agent wakes up
-            return note
+            unchanged(session)
+            return SiteChange(site=site, admin_state="draining", changed=False, note=note)
         if row is None:
             row = SiteAdminRow(site=site)
             session.add(row)
@@ -58,8 +68,8 @@ def drain(db: Database, site: str, *, reason: str, force: bool, actor: str, now:
         if losers and not force:
             raise Conflict(
                 f"draining {site} would leave {', '.join(losers)} unprotected",
-                where="SITE",
-                hint="--force drains anyway; nothing was changed",
+                where="site",
+                hint="{force} drains anyway; nothing was changed",
             )
         record_event(
             session,
@@ -71,25 +81,56 @@ def drain(db: Database, site: str, *, reason: str, force: bool, actor: str, now:
             detail={"unprotected_after": losers},
         )
     seconds = inv.policy.drain_time
-    return f"{site} draining: GRACEFUL_SHUTDOWN for {seconds} s, then withdrawn"
+    note = f"{site} draining: GRACEFUL_SHUTDOWN for {seconds} s, then withdrawn"
+    return SiteChange(site=site, admin_state="draining", changed=True, note=note)
 
 
-def undrain(db: Database, site: str, *, reason: str, actor: str, now: datetime) -> str:
-    reason = check_text(reason, "--reason")
+def undrain(db: Database, site: str, *, reason: str, actor: str, now: datetime) -> SiteChange:
+    reason = check_text(reason, "reason")
     with db.write() as session:
         _site_or_fail(load_inventory(session), site)
         row = session.get(SiteAdminRow, site)
         if row is None or row.state == AdminState.ACTIVE:
-            session.rollback()  # nothing changed: no generation bump, no agent wakes up
-            return f"{site} is already active"
+            unchanged(session)
+            return SiteChange(site=site, admin_state="active", changed=False,
+                              note=f"{site} is already active")  # fmt: skip
         row.state, row.since, row.actor, row.reason = AdminState.ACTIVE, now, actor, reason
         record_event(
             session, at=now, actor=actor, action="site.undrain", target=site, reason=reason
         )
-    return f"{site} active again"
+    return SiteChange(site=site, admin_state="active", changed=True, note=f"{site} active again")
 
 
-def list_(db: Database, *, now: datetime) -> list[dict[str, Any]]:
+class PeerView(Result):
+    name: str
+    address: str
+    asn: int
+    state: str  # as the agent reports it; "unknown" before any report
+    established: bool
+    since: Time | None
+    rtbh: bool  # the peer honours RTBH
+
+
+class SitePathView(Result):
+    customer: str
+    kind: str
+    health: str
+    since: Time | None
+    cause: str
+
+
+class SiteView(Result):
+    site: str
+    asn: int
+    router_id: str
+    admin_state: str
+    admin_since: Time | None
+    admin_reason: str
+    peers: tuple[PeerView, ...]
+    return_paths: tuple[SitePathView, ...]
+
+
+def list_(db: Database, *, now: datetime) -> list[SiteView]:
     paths = list_paths(db)
     with db.read() as session:
         inv = load_inventory(session)
@@ -102,30 +143,23 @@ def list_(db: Database, *, now: datetime) -> list[dict[str, Any]]:
             for peer in site.peers:
                 obs = sessions.get((name, peer.name))
                 peers.append(
-                    {
-                        "name": peer.name,
-                        "address": str(peer.address),
-                        "asn": peer.asn,
-                        "state": obs.state if obs else "unknown",
-                        "established": bool(obs and obs.established),
-                        "since": obs.changed_at.isoformat() if obs else None,
-                        "rtbh": peer.rtbh is not None,
-                    }
-                )
+                    PeerView(name=peer.name, address=str(peer.address), asn=peer.asn,
+                             state=obs.state if obs else "unknown",
+                             established=bool(obs and obs.established),
+                             since=obs.changed_at if obs else None, rtbh=peer.rtbh is not None)
+                )  # fmt: skip
             result.append(
-                {
-                    "site": name,
-                    "asn": inv.site_asn(name),
-                    "router_id": str(site.router_id),
-                    "admin_state": row.state if row else AdminState.ACTIVE.value,
-                    "admin_since": row.since.isoformat() if row else None,
-                    "admin_reason": row.reason if row else "",
-                    "peers": peers,
-                    "return_paths": [
-                        {"customer": v.customer, "kind": v.kind, "health": v.health,
-                         "since": v.since.isoformat() if v.since else None, "cause": v.cause}
+                SiteView(
+                    site=name, asn=inv.site_asn(name), router_id=str(site.router_id),
+                    admin_state=row.state if row else AdminState.ACTIVE.value,
+                    admin_since=row.since if row else None,
+                    admin_reason=row.reason if row else "",
+                    peers=tuple(peers),
+                    return_paths=tuple(
+                        SitePathView(customer=v.customer, kind=v.kind, health=v.health,
+                                     since=v.since, cause=v.cause)
                         for v in paths if v.site == name
-                    ],
-                }
+                    ),
+                )
             )  # fmt: skip
         return result

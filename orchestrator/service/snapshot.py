@@ -45,7 +45,7 @@ def load_inventory(session: Session) -> Inventory:
     rows = session.scalars(select(InventoryObject)).all()
     policy = [r.spec for r in rows if r.kind == "policy"]
     if not policy:
-        raise NotFound("no inventory loaded", hint="run `scrubctl inventory apply FILE` first")
+        raise NotFound("no inventory loaded", hint="{apply_inventory} first")
     data = {
         "policy": policy[0],
         "sites": {r.name: r.spec for r in rows if r.kind == "site"},

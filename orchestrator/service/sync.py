@@ -18,13 +18,16 @@ from typing import TypeVar
 from sqlalchemy import select
 
 from orchestrator.domain import Route
-from orchestrator.errors import NotFound
+from orchestrator.errors import InvalidInput, NotFound, SyncTimeout
 from orchestrator.planner import plan
+from orchestrator.service.results import Result, Time
 from orchestrator.service.snapshot import snapshot
 from orchestrator.store.db import Database
 from orchestrator.store.models import SiteSyncRow
 
 T = TypeVar("T")
+DEFAULT_TIMEOUT = 30.0
+MAX_TIMEOUT = 3600.0
 Routes = dict[str, frozenset[tuple[Route, tuple[str, ...]]]]
 
 
@@ -34,15 +37,13 @@ class Change:
     affected: tuple[str, ...]  # sites whose planned routes it changed
 
 
-@dataclass(frozen=True)
-class SiteSync:
+class SiteSync(Result):
     site: str
     generation: int
-    synced_at: datetime
+    synced_at: Time
 
 
-@dataclass(frozen=True)
-class WaitResult:
+class WaitResult(Result):
     generation: int
     acknowledged: tuple[SiteSync, ...]  # affected sites synced to ``generation`` or later
     timed_out: tuple[str, ...]  # affected sites that did not within the timeout
@@ -93,12 +94,48 @@ def wait_for_sites(
         with db.read() as session:
             rows = session.scalars(select(SiteSyncRow).where(SiteSyncRow.site.in_(wanted)))
             done = {
-                r.site: SiteSync(r.site, r.generation, r.synced_at)
+                r.site: SiteSync(site=r.site, generation=r.generation, synced_at=r.synced_at)
                 for r in rows
                 if r.generation >= change.generation
             }
         missing = tuple(sorted(wanted - set(done)))
         if not missing or monotonic() >= deadline:
             acked = tuple(done[s] for s in sorted(done))
-            return WaitResult(change.generation, acked, missing)
+            return WaitResult(generation=change.generation, acknowledged=acked, timed_out=missing)
         sleep(min(poll, max(0.0, deadline - monotonic())))
+
+
+def wait_limit(wait: bool, timeout: float | None) -> float:
+    """The timeout a change waits for, checked: ``timeout`` only with ``wait``."""
+    if timeout is not None and not wait:
+        raise InvalidInput("only goes with {wait}", where="timeout", message_terms=True)
+    limit = DEFAULT_TIMEOUT if timeout is None else timeout
+    if not 0 < limit <= MAX_TIMEOUT:
+        raise InvalidInput(f"{limit:g} must be more than 0 and at most {MAX_TIMEOUT:g}",
+                           where="timeout")  # fmt: skip
+    return limit
+
+
+def run(
+    db: Database, wait: bool, timeout: float | None, now: datetime, command: Callable[[], T]
+) -> tuple[T, WaitResult | None]:
+    """Run ``command`` (a use case that changes intent); with ``wait``, block until the
+    sites it affects have synced it, at most ``timeout`` seconds."""
+    limit = wait_limit(wait, timeout)
+    if not wait:
+        return command(), None
+    outcome, change = tracked(db, now, command)
+    return outcome, wait_for_sites(db, change, timeout=limit)
+
+
+def timeout_error(result: WaitResult | None, timeout: float | None) -> SyncTimeout | None:
+    """The error for a wait that ran out (the change is committed), or None."""
+    if result is None or result.ok:
+        return None
+    limit = DEFAULT_TIMEOUT if timeout is None else timeout
+    return SyncTimeout(
+        f"{', '.join(result.timed_out)} did not acknowledge change {result.generation} "
+        f"within {limit:g} s",
+        where="wait",
+        hint="the change is committed; the site agents apply it when they can",
+    )

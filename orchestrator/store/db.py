@@ -13,7 +13,10 @@ cannot be reached is ``DatabaseUnavailable``. Neither is a traceback.
 
 Writers serialise: on SQLite a write transaction starts with ``BEGIN
 IMMEDIATE`` (waiting up to ``busy_timeout``), and on every backend its first
-statement bumps ``meta.generation`` (a row lock on PostgreSQL). A database that
+statement locks the ``meta`` row (``SELECT ... FOR UPDATE`` on PostgreSQL).
+The change counter ``meta.generation`` is bumped when the transaction commits,
+unless the use case declared it changed nothing (``unchanged(session)``: the
+same request again), so no agent wakes up for a no-op. A database that
 stays busy raises ``DatabaseBusy``, never a driver traceback. How long a writer
 waits: ``SCRUBCTL_BUSY_TIMEOUT`` seconds, default ``BUSY_TIMEOUT_S``.
 """
@@ -37,7 +40,7 @@ from orchestrator.errors import DatabaseBusy, DatabaseUnavailable, InvalidInput,
 from orchestrator.private_files import create_private_file, make_private_dirs
 from orchestrator.store.models import Meta, utcnow
 
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 BUSY_TIMEOUT_S = 5.0
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -218,12 +221,16 @@ class Database:
         """One transaction; commits on success, rolls back on any exception.
 
         ``bump`` (the default for anything that changes intent or what the planner
-        sees) increments the change counter first, which wakes the site agents."""
+        sees) locks the change counter first and increments it on commit, which
+        wakes the site agents, unless ``unchanged(session)`` said there was no
+        change."""
         with self._busy_guard(), Session(self._writer, expire_on_commit=False) as session:
             if bump:
-                bump_generation(session)
+                lock_generation(session)
             try:
                 yield session
+                if bump and not session.info.get(_UNCHANGED, False):
+                    bump_generation(session)
                 session.commit()
             except BaseException:
                 session.rollback()
@@ -251,6 +258,26 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_UNCHANGED = "scrubctl.unchanged"
+
+
+def unchanged(session: Session) -> None:
+    """Inside ``Database.write()``: this use case changes nothing (the same request
+    again). Its transaction ends without a write, so the change counter is not
+    bumped and no agent wakes up. Raises if something was written already: that
+    would be a change after all."""
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("unchanged() after a write in the same transaction")
+    session.info[_UNCHANGED] = True
+    session.rollback()  # ends the transaction (and the lock) without writing
+
+
+def lock_generation(session: Session) -> None:
+    """Serialise writers: the ``meta`` row locked for the rest of the transaction (on
+    SQLite the transaction's ``BEGIN IMMEDIATE`` holds the write lock already)."""
+    session.execute(select(Meta.generation).where(Meta.id == 1).with_for_update())
 
 
 def bump_generation(session: Session) -> None:

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -193,6 +194,49 @@ class DiversionAckRow(Base):
     )
     site: Mapped[str] = mapped_column(String(64), primary_key=True)
     first_acked_at: Mapped[datetime]
+
+
+# --- the HTTP API ----------------------------------------------------------------
+
+
+class TokenRow(Base):
+    """A bearer token of the HTTP API. Only the SHA-256 of its secret is kept; the
+    secret itself is shown once, when the token is created. At most one token per
+    name is in force (not revoked, not expired); its name is the audit actor."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    secret_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class DetectionRow(Base):
+    """An attack a detector reported (``ban``) on one address, and the diversion it
+    started, until ``unban`` (after the hold-down, ``release_at``) ends it. At most
+    one detection per address is open (``ended_at`` null)."""
+
+    __tablename__ = "detections"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    customer: Mapped[str] = mapped_column(String(64))
+    detector: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(16))
+    pps: Mapped[int | None] = mapped_column(BigInteger)
+    bps: Mapped[int | None] = mapped_column(BigInteger)
+    diversion_id: Mapped[int] = mapped_column(ForeignKey("diversions.id"))
+    owns_diversion: Mapped[bool] = mapped_column(Boolean)  # False: an operator's, left alone
+    banned_by: Mapped[str] = mapped_column(String(64))
+    banned_at: Mapped[datetime]
+    unbanned_by: Mapped[str | None] = mapped_column(String(64))
+    unbanned_at: Mapped[datetime | None]
+    release_at: Mapped[datetime | None]  # the hold-down ends: the diversion is stopped
+    ended_at: Mapped[datetime | None]
 
 
 # --- audit ---------------------------------------------------------------------

@@ -45,7 +45,7 @@ def make_agent(db: Database, fake: FakeExaBgp, clock: Clock, site: str = "fra") 
 
 def divert(db: Database, clock: Clock, customer: str = "acme", **kw: object) -> int:
     request = diversions.DivertRequest(customer=customer, reason="test", **kw)  # type: ignore[arg-type]
-    return int(diversions.start(db, request, actor="t", now=clock()).diversion["id"])
+    return int(diversions.start(db, request, actor="t", now=clock()).diversion.id)
 
 
 def routes_at(fake: FakeExaBgp, peer: str) -> list[Route]:
