@@ -26,7 +26,7 @@ app = typer.Typer(
 traffic_app = typer.Typer(help="Bounded test traffic inside the lab, and its counters.",
                           no_args_is_help=True)  # fmt: skip
 app.add_typer(traffic_app, name="traffic")
-DEMO_BUDGET = 900.0  # seconds for the whole demo inside a guest
+DEMO_BUDGET = 1800.0  # seconds for the whole demo inside a guest (15 min seen on a busy host)
 
 TopologyOption = Annotated[
     Path | None,

@@ -3,6 +3,7 @@
 - ``ensure_server``: the tiny HTTP server on ``server`` (port 8080, stops by
   itself after an hour; ``lab down`` stops it earlier);
 - ``legit``: requests from ``client`` to the server, with a success count;
+  ``start_legit``: the same as a stream that runs until stopped;
 - ``start_attack`` / ``attack``: UDP from source port 123 with large payloads
   from ``attacker``, rate-limited and bounded in count and time;
 - ``install_counters`` / ``read_counters``: ``lab/<node>/counters.nft`` (or its
@@ -149,6 +150,49 @@ def legit(
     )
     data = json.loads(done.stdout)
     return LegitResult(int(data["sent"]), int(data["ok"]), int(data["failed"]), data["elapsed"])
+
+
+class LegitStream:
+    """Requests running until ``stop()`` (or their count or time limit): what a move
+    is measured with. ``stop`` ends the stream after the request in flight."""
+
+    def __init__(self, process: subprocess.Popen[str], limit: float) -> None:
+        self.process = process
+        self.limit = limit
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> LegitResult:
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            out, err = self.process.communicate(timeout=self.limit + 15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.communicate()
+            raise LabError("the request stream did not stop") from None
+        if self.process.returncode != 0:
+            raise LabError(f"request stream failed: {err.strip() or self.process.returncode}")
+        data = json.loads(out)
+        return LegitResult(int(data["sent"]), int(data["ok"]), int(data["failed"]),
+                           data["elapsed"])  # fmt: skip
+
+
+def start_legit(
+    topology: Topology, *, interval: float = 0.05, timeout: float = 1.0, limit: float = 110.0
+) -> LegitStream:
+    """Requests from ``client`` to the server every ``interval`` until ``stop()``
+    (at most ``limit`` seconds)."""
+    _bounded("duration", limit, 1)
+    ensure_server(topology)
+    limit = min(limit, LIMITS["duration"])
+    process = subprocess.Popen(
+        _worker(topology, CLIENT, "get", target=str(server_address(topology)), port=HTTP_PORT,
+                count=LIMITS["count"], interval=interval, timeout=timeout, max_seconds=limit),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    return LegitStream(process, limit + timeout)
 
 
 class AttackJob:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import sys
 import time
@@ -73,9 +74,18 @@ def _one_request(target: str, port: int, timeout: float) -> bool:
 
 def get(target: str, port: int, count: int, interval: float, timeout: float,
         max_seconds: float) -> dict[str, float]:  # fmt: skip
+    """Requests one after the other; SIGTERM ends the stream after the current one
+    (the result is still printed: a stream that runs until the caller says stop)."""
+    stopping = False
+
+    def _stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
     start = time.monotonic()
     sent = ok = 0
-    while sent < count and time.monotonic() - start < max_seconds:
+    while sent < count and time.monotonic() - start < max_seconds and not stopping:
         sent += 1
         ok += _one_request(target, port, timeout)
         time.sleep(interval)
