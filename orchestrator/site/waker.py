@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
@@ -138,6 +139,10 @@ class ListenWaker:
         pgconn = self._conn.pgconn
         try:
             pgconn.consume_input()
+            if select.select([pgconn.socket], [], [], 0)[0]:
+                # more to read: the rest of a burst, or the end of the stream after
+                # the server's goodbye (pg_terminate_backend), which raises here
+                pgconn.consume_input()
             count = 0
             while pgconn.notifies() is not None:
                 count += 1
