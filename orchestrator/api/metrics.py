@@ -11,7 +11,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
@@ -22,6 +27,7 @@ from orchestrator.service import report, status
 from orchestrator.service.paths import list_paths
 from orchestrator.store.db import Database
 from orchestrator.store.models import (
+    AgentSyncRow,
     AnnouncedRow,
     DiversionRow,
     EventRow,
@@ -57,6 +63,7 @@ class StoreCollector(Collector):
         yield paths
         yield self._ttm()
         yield from self._sync()
+        yield from self._sync_runs()
 
     def _routes(self, now: datetime) -> Iterator[Metric]:
         planned = status.plan_view(status.current_plan(self.db, now=now))
@@ -127,6 +134,26 @@ class StoreCollector(Collector):
         yield lag
         yield age
         yield errors
+
+    def _sync_runs(self) -> Iterator[Metric]:
+        duration = GaugeMetricFamily("scrubctl_agent_sync_duration_seconds",
+                                     "How long the site's agent took for its last sync",
+                                     labels=["site"])  # fmt: skip
+        errors = GaugeMetricFamily("scrubctl_agent_sync_errors",
+                                   "Errors of the site agent's last sync (0: all acknowledged)",
+                                   labels=["site"])  # fmt: skip
+        syncs = CounterMetricFamily("scrubctl_agent_syncs", "Syncs of the site's agent",
+                                    labels=["site"])  # fmt: skip
+        failed = CounterMetricFamily("scrubctl_agent_sync_failures",
+                                     "Syncs of the site's agent with at least one error",
+                                     labels=["site"])  # fmt: skip
+        with self.db.read() as session:
+            for row in session.scalars(select(AgentSyncRow).order_by(AgentSyncRow.site)):
+                duration.add_metric([row.site], row.duration_s)
+                errors.add_metric([row.site], row.errors)
+                syncs.add_metric([row.site], row.syncs)
+                failed.add_metric([row.site], row.failed)
+        yield from (duration, errors, syncs, failed)
 
 
 @router.get("/metrics", tags=["status"], response_class=Response)

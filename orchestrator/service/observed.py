@@ -25,6 +25,7 @@ from orchestrator.service.common import record_event
 from orchestrator.service.snapshot import active_diversions
 from orchestrator.store.db import Database
 from orchestrator.store.models import (
+    AgentSyncRow,
     AnnouncedRow,
     DiversionAckRow,
     ReturnPathRow,
@@ -147,11 +148,40 @@ def record_site_sync(db: Database, site: str, generation: int, now: datetime) ->
     ``generation``, every route acknowledged (``--wait`` reads it). No bump: it
     changes no plan."""
     with db.write(bump=False) as session:
-        row = session.get(SiteSyncRow, site)
+        _mark_synced(session, site, generation, now)
+
+
+def _mark_synced(session: Session, site: str, generation: int, now: datetime) -> None:
+    row = session.get(SiteSyncRow, site)
+    if row is None:
+        session.add(SiteSyncRow(site=site, generation=generation, synced_at=now))
+    elif generation >= row.generation:
+        row.generation, row.synced_at = generation, now
+
+
+@dataclass(frozen=True)
+class SyncRun:
+    """One sync of a site's agent: how long it took, how many errors it had, and the
+    change counter it brought ExaBGP up to (None: not every route acknowledged)."""
+
+    duration_s: float
+    errors: int
+    generation: int | None
+
+
+def record_sync(db: Database, site: str, run: SyncRun, now: datetime) -> None:
+    """The figures of one sync, and (if it completed) the site's sync mark, in one
+    transaction without a bump."""
+    with db.write(bump=False) as session:
+        if run.generation is not None:
+            _mark_synced(session, site, run.generation, now)
+        row = session.get(AgentSyncRow, site)
         if row is None:
-            session.add(SiteSyncRow(site=site, generation=generation, synced_at=now))
-        elif generation >= row.generation:
-            row.generation, row.synced_at = generation, now
+            row = AgentSyncRow(site=site, syncs=0, failed=0)
+            session.add(row)
+        row.finished_at, row.duration_s, row.errors = now, run.duration_s, run.errors
+        row.syncs += 1
+        row.failed += 1 if run.errors else 0
 
 
 def wake_agents(db: Database) -> None:

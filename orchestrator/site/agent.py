@@ -2,10 +2,12 @@
 
 Loop: plan for this site -> diff against what ExaBGP holds -> send only the
 difference (announcements before withdrawals, grouped by attributes) -> wait
-for each ack -> record. It wakes when the database's change counter moves
-(checked every ``poll`` seconds: one indexed single-row read), when a planned
-change falls due (drain end, RTBH expiry), or when ExaBGP reports a session
-change, which it records as observed state for the planner.
+for each ack -> record (the acks, and how long the sync took). It wakes when
+the database's change counter moves, when a planned change falls due (drain
+end, RTBH expiry), or when ExaBGP reports a session change, which it records as
+observed state for the planner. How it learns of a change is its ``Waker``
+(``site/waker.py``): on SQLite it reads the counter every 20 ms; on PostgreSQL a
+NOTIFY wakes it at once, in the same ``select`` that waits on ExaBGP's pipe.
 
 On start it asks ExaBGP what it still announces (``show adj-rib out json``):
 after a respawn ExaBGP keeps its routes and replays nothing, so the first
@@ -21,6 +23,7 @@ import logging
 import signal
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,12 +39,13 @@ from orchestrator.drivers.exabgp.api import (
     parse_message,
 )
 from orchestrator.drivers.exabgp.channel import Channel, StdioChannel
-from orchestrator.errors import DatabaseBusy
+from orchestrator.errors import DatabaseBusy, ScrubError
 from orchestrator.inventory import Inventory
 from orchestrator.planner import Plan, plan
 from orchestrator.service import observed
 from orchestrator.service.snapshot import snapshot
 from orchestrator.site.delivery import ANNOUNCE, WITHDRAW, Delivery, Refusal, printable
+from orchestrator.site.waker import PollWaker, Waker, waker_for
 from orchestrator.store.db import Database, resolve_url
 from orchestrator.store.models import utcnow
 
@@ -74,12 +78,14 @@ class Agent:
         *,
         clock: Callable[[], datetime] = utcnow,
         poll: float = 0.02,
+        waker: Waker | None = None,
     ) -> None:
         self.db = db
         self.site = site
         self.channel = channel
         self.clock = clock
-        self.poll = poll
+        self.waker = waker or PollWaker(poll)
+        self.wakes: Counter[str] = Counter()  # why each sync ran: notify, poll, timer
         self.held: dict[IPAddress, dict[IPNetwork, Route]] = {}
         self.generation = -1
         self.wake_at: datetime | None = None
@@ -87,6 +93,7 @@ class Agent:
         self._peer_names: dict[IPAddress, str] = {}
         self._first_ack_at: datetime | None = None
         self._syncing = -1  # the change counter the running sync started from
+        self._sync_started: float | None = None  # time.monotonic() when it started
         self._states: dict[str, tuple[str, str, datetime]] = {}  # not yet recorded
         self.delivery = Delivery(self._command, clock, RETRY_AFTER)
         self._conditions: set[str] = set()  # skipped rows, peers over limit: reported
@@ -146,8 +153,13 @@ class Agent:
         raise ExaBgpGone(f"no ack within {ACK_TIMEOUT:.0f} s for: {line[:80]}")
 
     def pump(self, timeout: float) -> None:
-        """Handle messages that arrive within ``timeout`` (state events)."""
-        message = self._receive(timeout)
+        """Handle messages that arrive within ``timeout`` (state events); a change the
+        waker signals ends the wait early."""
+        try:
+            line = self.channel.receive(timeout, self.waker.fileno())
+        except EOFError as exc:
+            raise ExaBgpGone(str(exc)) from None
+        message = None if line is None else parse_message(line)
         while message is not None:
             self._handle(message)
             message = self._receive(0)
@@ -171,9 +183,23 @@ class Agent:
     # --- the loop ---------------------------------------------------------------
 
     def due(self) -> bool:
+        return self._why(0) is not None
+
+    def _why(self, notified: int) -> str | None:
+        """Why a sync is due (``notified``: notifications the waker consumed), or None."""
         if self.db.generation() != self.generation:
-            return True
-        return self.wake_at is not None and self.clock() >= self.wake_at
+            return "notify" if notified else "poll"
+        if self.wake_at is not None and self.clock() >= self.wake_at:
+            return "timer"
+        return None
+
+    def _wait(self) -> float:
+        """How long the loop may wait for ExaBGP or the waker: the waker's timeout,
+        shortened to the next planned change."""
+        timeout = self.waker.timeout()
+        if self.wake_at is not None:
+            timeout = min(timeout, max(0.0, (self.wake_at - self.clock()).total_seconds()))
+        return timeout
 
     def step(self) -> SyncResult | None:
         """One turn of the loop. Nothing but ExaBGP going away ends the agent: ExaBGP
@@ -181,9 +207,15 @@ class Agent:
         the whole site down. A busy database delays the turn; any other failure keeps
         what ExaBGP holds, is recorded, and the turn is tried again after RETRY_AFTER."""
         try:
-            self.pump(self.poll)
+            self.pump(self._wait())
+            notified = self.waker.drain()
             self.flush_states()
-            return self.sync() if self.due() else None
+            why = self._why(notified)
+            if why is None:
+                return None
+            self.wakes[why] += 1
+            log.info("syncing (woken by %s)", why)
+            return self.sync()
         except DatabaseBusy as exc:
             log.warning("database busy, retrying: %s", exc)
             self.pump(1.0)  # keep reading ExaBGP meanwhile
@@ -197,6 +229,7 @@ class Agent:
     def _failed(self, exc: Exception) -> None:
         log.exception("sync failed; keeping what ExaBGP holds, retrying in %s", RETRY_AFTER)
         now = self.clock()
+        self._record_sync(None, 1, now)
         self.generation = self._syncing  # only a new change or the retry time wakes us
         self.wake_at = now + RETRY_AFTER
         text = printable(f"sync failed: {type(exc).__name__}: {exc}")
@@ -236,6 +269,7 @@ class Agent:
         return out
 
     def sync(self) -> SyncResult:
+        self._sync_started = time.monotonic()
         generation = self._syncing = self.db.generation()
         now = self.clock()
         with self.db.read() as session:
@@ -264,9 +298,24 @@ class Agent:
         self.wake_at = min((t for t in wakes if t), default=None)
         self._note_conditions(outcome)
         self._report(outcome.report, now)
-        if not outcome.errors:  # every planned route acknowledged: ``--wait`` may go on
-            observed.record_site_sync(self.db, self.site, generation, self.clock())
+        # every planned route acknowledged: ``--wait`` may go on
+        synced = None if outcome.errors else generation
+        self._record_sync(synced, len(outcome.errors), self.clock())
         return outcome
+
+    def _record_sync(self, generation: int | None, errors: int, now: datetime) -> None:
+        """How long the sync that started last took, and its errors (``/metrics``)."""
+        if self._sync_started is None:
+            return
+        took = time.monotonic() - self._sync_started
+        self._sync_started = None
+        run = observed.SyncRun(duration_s=took, errors=errors, generation=generation)
+        try:
+            observed.record_sync(self.db, self.site, run, now)
+        except Exception:
+            if generation is not None:
+                raise  # ``--wait`` depends on it: the sync is retried
+            log.exception("could not record the sync")  # the database may be what failed
 
     def _hand_over(self, result: Plan) -> None:
         """Make-before-break: if a site leaving a customer waits for a prefix this site
@@ -353,13 +402,20 @@ def main(argv: list[str] | None = None) -> int:
         stopping = True
 
     signal.signal(signal.SIGTERM, _stop)
-    db = Database(resolve_url(None))
-    db.ensure_schema()
-    agent = Agent(db, args[0], StdioChannel())
+    try:
+        db = Database(resolve_url(None))
+        db.ensure_schema()
+        waker = waker_for(db)
+    except ScrubError as exc:
+        log.error("%s", exc)
+        return 2
+    agent = Agent(db, args[0], StdioChannel(), waker=waker)
     try:
         agent.run(lambda: stopping)
     except ExaBgpGone as exc:
         log.info("stopping: %s", exc)
+    finally:
+        waker.close()
     return 0
 
 

@@ -16,7 +16,9 @@ IMMEDIATE`` (waiting up to ``busy_timeout``), and on every backend its first
 statement locks the ``meta`` row (``SELECT ... FOR UPDATE`` on PostgreSQL).
 The change counter ``meta.generation`` is bumped when the transaction commits,
 unless the use case declared it changed nothing (``unchanged(session)``: the
-same request again), so no agent wakes up for a no-op. A database that
+same request again), so no agent wakes up for a no-op. On PostgreSQL the same
+transaction sends ``NOTIFY scrubctl_change`` with the new counter as payload:
+delivered on commit only, it wakes the agents listening (``site/waker.py``). A database that
 stays busy raises ``DatabaseBusy``, never a driver traceback. How long a writer
 waits: ``SCRUBCTL_BUSY_TIMEOUT`` seconds, default ``BUSY_TIMEOUT_S``.
 """
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, make_url, select, text, update
+from sqlalchemy import create_engine, event, func, make_url, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
@@ -40,7 +42,8 @@ from orchestrator.errors import DatabaseBusy, DatabaseUnavailable, InvalidInput,
 from orchestrator.private_files import create_private_file, make_private_dirs
 from orchestrator.store.models import Meta, utcnow
 
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
+NOTIFY_CHANNEL = "scrubctl_change"  # PostgreSQL: every bump of the change counter
 BUSY_TIMEOUT_S = 5.0
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -281,6 +284,13 @@ def lock_generation(session: Session) -> None:
 
 
 def bump_generation(session: Session) -> None:
-    session.execute(
-        update(Meta).where(Meta.id == 1).values(generation=Meta.generation + 1, changed_at=utcnow())
-    )
+    """Increment the change counter; on PostgreSQL also queue a NOTIFY carrying the new
+    value, which the server delivers when (and only if) the transaction commits."""
+    bumped = session.execute(
+        update(Meta)
+        .where(Meta.id == 1)
+        .values(generation=Meta.generation + 1, changed_at=utcnow())
+        .returning(Meta.generation)
+    ).scalar()
+    if bumped is not None and session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_notify(NOTIFY_CHANNEL, str(bumped))))

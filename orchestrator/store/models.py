@@ -174,6 +174,19 @@ class SiteSyncRow(Base):
     synced_at: Mapped[datetime]
 
 
+class AgentSyncRow(Base):
+    """How the last sync of a site's agent went (each sync overwrites it), and how
+    many ran and failed since the row was created: for ``/metrics``."""
+
+    __tablename__ = "agent_syncs"
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    finished_at: Mapped[datetime]
+    duration_s: Mapped[float] = mapped_column(Float)
+    errors: Mapped[int] = mapped_column(Integer)  # in the last sync
+    syncs: Mapped[int] = mapped_column(BigInteger)
+    failed: Mapped[int] = mapped_column(BigInteger)  # syncs with at least one error
+
+
 class AnnouncedRow(Base):
     """A route ExaBGP acknowledged for one peer of one site."""
 

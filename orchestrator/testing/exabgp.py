@@ -73,7 +73,7 @@ class FakeExaBgp:
                 table[prefix] = Route(prefix, path, communities, large, med)
         self.pending.append("done")
 
-    def receive(self, timeout: float) -> str | None:
+    def receive(self, timeout: float, wake: int | None = None) -> str | None:
         if self.pending:
             return self.pending.popleft()
         if self.closed:

@@ -58,3 +58,17 @@ def test_metrics_from_the_store(api: Api) -> None:
     assert got[("scrubctl_time_to_mitigate_seconds_bucket", (("le", "0.25"),))] == 0
     assert got[("scrubctl_time_to_mitigate_seconds_bucket", (("le", "0.5"),))] == 1
     assert got[("scrubctl_agent_sync_lag", (("site", "fra"),))] == 1
+
+
+def test_agent_sync_figures(api: Api) -> None:
+    now = datetime.now(UTC)
+    observed.record_sync(api.db, "fra", observed.SyncRun(0.25, 0, api.db.generation()), now)
+    observed.record_sync(api.db, "fra", observed.SyncRun(0.125, 3, None), now)
+    observed.record_sync(api.db, "ams", observed.SyncRun(0.5, 0, None), now)
+    got = samples(api)
+    assert got[("scrubctl_agent_sync_duration_seconds", (("site", "fra"),))] == 0.125
+    assert got[("scrubctl_agent_sync_duration_seconds", (("site", "ams"),))] == 0.5
+    assert got[("scrubctl_agent_sync_errors", (("site", "fra"),))] == 3
+    assert got[("scrubctl_agent_syncs_total", (("site", "fra"),))] == 2
+    assert got[("scrubctl_agent_sync_failures_total", (("site", "fra"),))] == 1
+    assert got[("scrubctl_agent_sync_failures_total", (("site", "ams"),))] == 0

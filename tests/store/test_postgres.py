@@ -1,22 +1,14 @@
-"""The same code on PostgreSQL: schema, intent changes, plan, events.
-
-A private PostgreSQL cluster is created in a temporary directory (unix socket
-only, no TCP) and removed afterwards. Needs Debian's postgresql package, which
-scripts/bootstrap.sh installs.
-"""
+"""The same code on PostgreSQL: schema, intent changes, plan, events, on a private
+cluster (``pg_support``)."""
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pg_support import private_cluster
 from sqlalchemy import text
 
 from orchestrator.errors import DatabaseBusy
@@ -30,38 +22,11 @@ from orchestrator.service.snapshot import load_inventory as stored
 from orchestrator.store.db import Database
 
 ROOT = Path(__file__).resolve().parents[2]
-BINDIRS = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-
-
-def _as_postgres(args: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
 
 
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
-    if not BINDIRS:
-        pytest.skip("PostgreSQL server binaries not installed (Debian package postgresql)")
-    bindir = Path(BINDIRS[-1])
-    base = Path(tempfile.mkdtemp(prefix="scrubctl-pg-"))  # pytest's tmp is root-only
-    base.chmod(0o755)
-    data, sock = base / "data", base / "sock"
-    sock.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres")
-        shutil.chown(sock, "postgres")
-    run = lambda args: subprocess.run(  # noqa: E731
-        _as_postgres(args), check=True, capture_output=True, timeout=60, cwd=base
-    )
-    run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"])
-    options = f"-k {sock} -c listen_addresses='' -c fsync=off"
-    run([str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-w", "start", "-l",
-         str(base / "log")])  # fmt: skip
-    try:
-        run([str(bindir / "createdb"), "-h", str(sock), "-U", "postgres", "scrubctl"])
-        yield f"postgresql+psycopg://postgres@/scrubctl?host={sock}"
-    finally:
-        run([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"])
-        shutil.rmtree(base, ignore_errors=True)
+    yield from private_cluster()
 
 
 def test_full_intent_cycle_on_postgresql(pg_url: str) -> None:

@@ -14,8 +14,9 @@ from typing import Protocol
 class Channel(Protocol):
     def send(self, line: str) -> None: ...
 
-    def receive(self, timeout: float) -> str | None:
-        """One line without its newline, or None after ``timeout`` seconds.
+    def receive(self, timeout: float, wake: int | None = None) -> str | None:
+        """One line without its newline, or None after ``timeout`` seconds or as soon
+        as the descriptor ``wake`` turns readable (the agent's ``Waker``).
         Raises ``EOFError`` when ExaBGP has gone."""
         ...
 
@@ -33,11 +34,12 @@ class StdioChannel:
             written = os.write(self._out, data)
             data = data[written:]
 
-    def receive(self, timeout: float) -> str | None:
+    def receive(self, timeout: float, wake: int | None = None) -> str | None:
         if self._lines:
             return self._lines.popleft()
-        ready, _, _ = select.select([self._in], [], [], max(timeout, 0))
-        if not ready:
+        fds = [self._in] if wake is None else [self._in, wake]
+        ready, _, _ = select.select(fds, [], [], max(timeout, 0))
+        if self._in not in ready:
             return None
         chunk = os.read(self._in, 1 << 16)
         if not chunk:
