@@ -6,22 +6,19 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from db_support import dump_db
+from serve_support import SCRUBCTL, running_service
 from typer.testing import CliRunner, Result
 
 from orchestrator.cli.main import app
 
 INVENTORY = Path(__file__).parent / "data" / "inventory.yml"
-SCRUBCTL = Path(sys.executable).parent / "scrubctl"
 Run = Callable[..., Result]
 
 
@@ -130,37 +127,12 @@ def test_hook_reads_the_details_on_ban_and_diverts_once(run: Run) -> None:
     assert over.stdout.strip() == "diversion #1 for 203.0.113.10 stopped"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def served(run: Run, db_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A real ``scrubctl serve`` on a free loopback port, and an operator's secret."""
     secret = run("token", "create", "fnm", "--role", "operator").stdout.strip()
-    port = _free_port()
-    log = (tmp_path / "serve.log").open("w")
-    env = {**os.environ, "SCRUBCTL_DB": db_url.removeprefix("sqlite:///")}
-    server = subprocess.Popen([str(SCRUBCTL), "serve", "--listen", f"127.0.0.1:{port}"],
-                              env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/openapi.json", timeout=2):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError((tmp_path / "serve.log").read_text()) from None
-                time.sleep(0.2)
+    with running_service(db_url, tmp_path) as url:
         yield url, secret
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-        log.close()
 
 
 def test_hook_via_the_api_of_a_running_service(served: tuple[str, str], run: Run) -> None:

@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from serve_support import SCRUBCTL, running_service
 
 from orchestrator.lab.expect import wait_until
 from orchestrator.lab.handle import LabHandle
@@ -35,7 +33,6 @@ from orchestrator.lab.sites import LabSites, scrubctl_argv
 pytestmark = pytest.mark.lab
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRUBCTL = Path(sys.executable).parent / "scrubctl"
 PREFIX = "203.0.113.0/24"
 ATTACKED = "203.0.113.10"
 TRANSITS = {  # transit -> its next hop towards fra, and towards acme's own edge
@@ -100,13 +97,6 @@ def scrubctl(db_url: str, *args: str) -> str:
     return done.stdout
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def fra_established(lab: LabHandle) -> Callable[[], bool]:
     def check() -> bool:
         for transit, hops in TRANSITS.items():
@@ -123,35 +113,15 @@ def service(lab: LabHandle) -> Iterator[Service]:
     workdir = Path(tempfile.mkdtemp(prefix="scrubctl-api-lab-"))
     db_url = f"sqlite:///{workdir / 'lab.db'}"
     sites = LabSites(lab.topology, db_url, workdir)
-    log = (workdir / "serve.log").open("w")
-    server: subprocess.Popen[bytes] | None = None
     try:
         scrubctl(db_url, "inventory", "apply", str(ROOT / "lab" / "inventory.yml"))
         secret = scrubctl(db_url, "token", "create", "lab-detector", "--role", "operator")
         sites.start("fra")
         wait_until(fra_established(lab), timeout=120, interval=0.25,
                    what="fra's sessions at both transits")  # fmt: skip
-        port = free_port()
-        server = subprocess.Popen(
-            [str(SCRUBCTL), "serve", "--listen", f"127.0.0.1:{port}"],
-            env={**os.environ, "SCRUBCTL_DB": db_url}, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/openapi.json", timeout=2):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError((workdir / "serve.log").read_text()) from None
-                time.sleep(0.2)
-        yield Service(lab, db_url, url, secret.strip(), sites)
+        with running_service(db_url, workdir) as url:
+            yield Service(lab, db_url, url, secret.strip(), sites)
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=20)
-        log.close()
         sites.stop_all()
         run(["rm", "-rf", str(workdir)], check=False)
 
