@@ -72,6 +72,7 @@ class StateChange(Result):
     customer: str
     before: str
     after: str
+    when: str = "now"  # or "after the drain time" (a drain's second step)
 
 
 class Preview(Result):
@@ -153,6 +154,15 @@ def _by_prefix(result: Plan) -> dict[tuple[str, str], PlannedRoute]:
     return out
 
 
+def state_changes(before: Plan, after: Plan, when: str = "now") -> tuple[StateChange, ...]:
+    return tuple(
+        StateChange(customer=name, before=verdict.state.value,
+                    after=after.customers[name].state.value, when=when)
+        for name, verdict in sorted(before.customers.items())
+        if name in after.customers and after.customers[name].state != verdict.state
+    )  # fmt: skip
+
+
 def diff(before: Plan, after: Plan) -> tuple[tuple[RouteChange, ...], tuple[StateChange, ...]]:
     old, new = _by_prefix(before), _by_prefix(after)
     changes = []
@@ -168,13 +178,7 @@ def diff(before: Plan, after: Plan) -> tuple[tuple[RouteChange, ...], tuple[Stat
             before=route_view(key[0], a) if a else None,
             after=route_view(key[0], b) if b else None,
         ))  # fmt: skip
-    states = tuple(
-        StateChange(customer=name, before=verdict.state.value,
-                    after=after.customers[name].state.value)
-        for name, verdict in sorted(before.customers.items())
-        if name in after.customers and after.customers[name].state != verdict.state
-    )  # fmt: skip
-    return tuple(changes), states
+    return tuple(changes), state_changes(before, after)
 
 
 def preview(db: Database, change: Change, *, now: datetime) -> Preview:
@@ -189,6 +193,9 @@ def preview(db: Database, change: Change, *, now: datetime) -> Preview:
     notes = list(after.violations)
     if change.kind == "drain":
         drain = timedelta(seconds=inv.policy.drain_time)
+        # The second step, as the drain's own check sees it (acknowledgements as now).
+        later = plan(inv, after_intent, observed, now + drain + timedelta(seconds=1), check=False)
+        states += state_changes(before, later, "after the drain time")
         notes.append(f"{change.site} keeps announcing with GRACEFUL_SHUTDOWN (65535:0) for "
                      f"{int(drain.total_seconds())} s, then withdraws each prefix once another "
                      "site has it acknowledged")  # fmt: skip
