@@ -81,8 +81,10 @@ def test_confirm_is_refused_when_the_store_changed(operator: Any, db: Database) 
     assert dump_db(db.url) == before
 
 
-@pytest.mark.parametrize(("field", "value"), [("site", "ams"), ("force", "1"),
-                                              ("reason", "other"), ("generation", "999")])  # fmt: skip
+ALTERED = [("site", "ams"), ("force", "1"), ("reason", "other"), ("generation", "999")]
+
+
+@pytest.mark.parametrize(("field", "value"), ALTERED)
 def test_confirm_of_an_altered_change_is_refused(field: str, value: str, operator: Any,
                                                  db: Database) -> None:  # fmt: skip
     fields = hidden_fields(_preview(operator, kind="drain", site="fra", reason="maint").text)
