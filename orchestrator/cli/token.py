@@ -13,6 +13,7 @@ from orchestrator.cli.common import (
     actor,
     emit_json,
     guard,
+    guard_with,
     now,
     open_db,
     say,
@@ -28,7 +29,7 @@ NameArg = Annotated[str, typer.Argument(help="The token's name: the actor in the
 
 
 @app.command()
-@guard
+@guard_with(customer="--customer")
 def create(
     name: NameArg,
     role: Annotated[str, typer.Option("--role", help="viewer, operator or admin.")],
