@@ -1,7 +1,8 @@
-"""The one jinja2 environment every renderer uses (ExaBGP, packet filters,
-customer edges): templates come from the package data ``orchestrator.templates``
-(the repository's top-level ``templates/`` folder, shipped into the wheel), so an
-installed scrubctl renders exactly what a checkout does. Templates only render:
+"""The jinja2 environments every renderer uses (ExaBGP, packet filters, customer
+edges; the dashboard's HTML, escaped): templates come from the package data
+``orchestrator.templates`` (the repository's top-level ``templates/`` folder,
+shipped into the wheel), so an installed scrubctl renders exactly what a checkout
+does. Templates only render:
 ``StrictUndefined`` turns a value the code forgot to pass into an error."""
 
 from __future__ import annotations
@@ -25,3 +26,16 @@ def environment() -> jinja2.Environment:
 
 def render(name: str, **values: object) -> str:
     return environment().get_template(name).render(**values)
+
+
+@cache
+def html_environment() -> jinja2.Environment:
+    """The dashboard's pages (``web/*.html.j2``): the same package data, with every
+    value HTML-escaped (names, reasons and targets are user text)."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("orchestrator.templates", "."),
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )

@@ -9,7 +9,8 @@ need_pkgs=()
 for spec in frr:/usr/lib/frr/bgpd nftables:/usr/sbin/nft iproute2:/usr/sbin/ip \
             iputils-ping:/usr/bin/ping user-mode-linux:/usr/bin/linux.uml kmod:/usr/sbin/modprobe \
             procps:/usr/bin/pkill psmisc:/usr/bin/killall iptables:/usr/sbin/iptables-legacy \
-            postgresql:/usr/lib/postgresql; do
+            postgresql:/usr/lib/postgresql chromium:/usr/bin/chromium \
+            chromium-driver:/usr/bin/chromedriver; do
     pkg=${spec%%:*}; file=${spec#*:}
     [ -e "$file" ] || need_pkgs+=("$pkg")
 done

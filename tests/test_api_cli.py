@@ -56,6 +56,14 @@ def test_token_create_prints_the_secret_once(run: Run, db_url: str) -> None:
     assert json.loads(run("token", "list", "--all", "--json").stdout)[0]["state"] == "revoked"
 
 
+def test_token_create_scoped_to_a_customer(run: Run) -> None:
+    created = run("token", "create", "acme-noc", "--role", "viewer", "--customer", "acme")
+    assert created.exit_code == 0, created.output
+    assert "(viewer, acme only)" in created.stderr
+    listed = json.loads(run("token", "list", "--json").stdout)
+    assert [(t["name"], t["customer"]) for t in listed] == [("acme-noc", "acme")]
+
+
 BAD = {
     "bad_role": (["token", "create", "x", "--role", "root"], 2,
                  "error: --role: 'root' is not a role (viewer, operator, admin)"),
@@ -63,6 +71,11 @@ BAD = {
                  "error: NAME: 'a b' is not a valid name"),
     "bad_expiry": (["token", "create", "x", "--role", "viewer", "--expires", "1y"], 2,
                    "error: --expires: '1y' is not a duration"),
+    "scoped_operator": (["token", "create", "x", "--role", "operator", "--customer", "acme"], 2,
+                        "error: --customer: only a viewer can be scoped to a customer, not "
+                        "operator (use --role viewer)"),
+    "scoped_unknown": (["token", "create", "x", "--role", "viewer", "--customer", "acne"], 3,
+                       "error: --customer: unknown customer 'acne'"),
     "revoke_unknown": (["token", "revoke", "nobody"], 3,
                        "error: NAME: no token named 'nobody' is in force"),
     "serve_public_plain": (["serve", "--listen", "0.0.0.0:8180"], 2,

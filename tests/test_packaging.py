@@ -72,3 +72,14 @@ def test_an_installed_scrubctl_renders_a_site_config(installed: Path, tmp_path: 
     assert shown.returncode == 0, shown.stderr
     assert "process scrubctl-agent" in shown.stdout
     assert "-m orchestrator.site.agent fra;" in shown.stdout
+
+
+def test_the_wheel_carries_the_dashboards_assets(installed: Path, tmp_path: Path) -> None:
+    """The stylesheet and script the pages load are package data too (no CDN)."""
+    read = _run(
+        installed, tmp_path, "-c",
+        "from importlib import resources; base = resources.files('orchestrator.templates'); "
+        "print(*(len(base.joinpath('web', 'static', n).read_bytes()) > 0 "
+        "for n in ('dashboard.css', 'dashboard.js')))",
+    )  # fmt: skip
+    assert read.stdout.split() == ["True", "True"], read.stderr

@@ -53,7 +53,15 @@ def create_token(body: models.TokenCreate, ctx: Ctx, who: Admin) -> tokens.Creat
     role = tokens.parse_role(body.role)
     lifetime = None if body.expires is None else parse_duration(
         body.expires, "expires", maximum=tokens.MAX_LIFETIME)  # fmt: skip
-    return tokens.create(ctx.db, body.name, role, expires=lifetime, actor=who.name, now=_now())
+    return tokens.create(
+        ctx.db,
+        body.name,
+        role,
+        expires=lifetime,
+        actor=who.name,
+        now=_now(),
+        customer=body.customer,
+    )
 
 
 @router.post("/tokens/{name}/revoke", tags=["tokens"])

@@ -14,7 +14,8 @@ from fastapi.exceptions import RequestValidationError
 
 from orchestrator.api import admin, changes, metrics, reads
 from orchestrator.api.context import Context
-from orchestrator.api.errors import on_scrub_error, on_unexpected, on_validation_error
+from orchestrator.api.errors import on_unexpected, on_validation_error
+from orchestrator.api.web import actions, errors, live, login, pages
 from orchestrator.errors import ScrubError
 from orchestrator.service import detections
 
@@ -27,7 +28,12 @@ report detections, admins also apply inventories and manage tokens.
 
 Errors are `{"error": {"code", "field", "message", "hint", "text"}}` with `field` the
 request field at fault: 422 invalid input, 404 not found, 409 conflict, 503 database
-busy, 401/403 authentication, 504 a `wait` that timed out (the change is committed)."""
+busy, 401/403 authentication, 504 a `wait` that timed out (the change is committed).
+
+A token scoped to one customer (`scrubctl token create NAME --role viewer --customer C`)
+reads that customer's part of every answer only; `/metrics` is refused to it.
+
+The dashboard (`/`, outside this API) logs in with the same tokens."""
 
 
 async def _release_loop(ctx: Context) -> None:
@@ -57,9 +63,11 @@ def create_app(ctx: Context) -> FastAPI:
 
     app = FastAPI(title="scrubctl", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.context = ctx
-    app.add_exception_handler(ScrubError, on_scrub_error)
+    app.add_exception_handler(ScrubError, errors.on_error)  # JSON under /api, else a page
+    app.add_exception_handler(login.LoginRequired, login.on_login_required)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(Exception, on_unexpected)
-    for router in (reads.router, changes.router, admin.router, metrics.router):
+    for router in (reads.router, changes.router, admin.router, metrics.router, login.router,
+                   pages.router, live.router, actions.router):  # fmt: skip
         app.include_router(router)
     return app

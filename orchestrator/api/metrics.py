@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from orchestrator.api.auth import Viewer
 from orchestrator.api.context import Context, context
 from orchestrator.domain import Protection
+from orchestrator.errors import Forbidden
 from orchestrator.service import report, status
 from orchestrator.service.paths import list_paths
 from orchestrator.store.db import Database
@@ -157,8 +158,12 @@ class StoreCollector(Collector):
 
 
 @router.get("/metrics", tags=["status"], response_class=Response)
-def metrics(ctx: Annotated[Context, Depends(context)], _who: Viewer) -> Response:
-    """Prometheus text format (a viewer token: ``authorization`` in the scrape config)."""
+def metrics(ctx: Annotated[Context, Depends(context)], who: Viewer) -> Response:
+    """Prometheus text format (a viewer token: ``authorization`` in the scrape config).
+    Not for a customer-scoped viewer: the figures are labelled with every customer."""
+    if who.customer is not None:
+        raise Forbidden("a customer-scoped token cannot read /metrics (they name every "
+                        "customer)", where="authorization")  # fmt: skip
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(ctx.db))
     return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")

@@ -92,6 +92,7 @@ class TokenCreate(Body):
     name: str
     role: str = Field(description="viewer, operator or admin.")
     expires: str | None = Field(None, description="Lifetime: 90s, 30m, 2h, 7d; none: never.")
+    customer: str | None = Field(None, description="A viewer of this customer only.")
 
 
 class TokenRevoke(Body):

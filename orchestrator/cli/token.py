@@ -13,6 +13,7 @@ from orchestrator.cli.common import (
     actor,
     emit_json,
     guard,
+    guard_with,
     now,
     open_db,
     say,
@@ -28,12 +29,16 @@ NameArg = Annotated[str, typer.Argument(help="The token's name: the actor in the
 
 
 @app.command()
-@guard
+@guard_with(customer="--customer")
 def create(
     name: NameArg,
     role: Annotated[str, typer.Option("--role", help="viewer, operator or admin.")],
     expires: Annotated[
         str | None, typer.Option("--expires", help="Lifetime: 90s, 30m, 2h, 7d (default: never).")
+    ] = None,
+    customer: Annotated[
+        str | None,
+        typer.Option("--customer", help="A viewer of this customer only (with --role viewer)."),
     ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
@@ -44,13 +49,14 @@ def create(
     lifetime = None if expires is None else parse_duration(
         expires, "expires", maximum=service.MAX_LIFETIME)  # fmt: skip
     created = service.create(open_db(db), name, parsed, expires=lifetime, actor=actor(who),
-                             now=now())  # fmt: skip
+                             now=now(), customer=customer)  # fmt: skip
     if as_json:
         emit_json(created.as_json())
         return
     say(created.secret)
     until = short_time(created.token.expires_at) if created.token.expires_at else "never"
-    typer.echo(f"token {name!r} ({parsed.value}) created, expires {until}; the secret above "
+    scope = f", {customer} only" if customer else ""
+    typer.echo(f"token {name!r} ({parsed.value}{scope}) created, expires {until}; the secret above "
                "is shown only now", err=True)  # fmt: skip
 
 
@@ -66,9 +72,10 @@ def list_(
     if as_json:
         emit_json([v.as_json() for v in views])
         return
-    table("Tokens", ["name", "role", "state", "created", "by", "expires"],
-          [[v.name, v.role.value, v.state, short_time(v.created_at), v.created_by,
-            short_time(v.expires_at) if v.expires_at else "never"] for v in views])  # fmt: skip
+    table("Tokens", ["name", "role", "customer", "state", "created", "by", "expires"],
+          [[v.name, v.role.value, v.customer or "all", v.state, short_time(v.created_at),
+            v.created_by, short_time(v.expires_at) if v.expires_at else "never"]
+           for v in views])  # fmt: skip
 
 
 @app.command()

@@ -364,6 +364,8 @@ class Demo:
                      f"(timeout {m.timeout:g} s)")  # fmt: skip
 
     def teardown(self, keep: bool) -> None:
+        where = self.db_url if keep else "DB (after `lab demo --keep` on a kernel with GRE)"
+        self.say(f"dashboard: `scrubctl serve --db {where}`; http://127.0.0.1:8180/ (README)")
         if keep:
             self.say(f"lab left up (--keep); database {self.db_url}; stop with `scrubctl lab "
                      "down` after stopping the site runners")  # fmt: skip

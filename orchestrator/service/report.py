@@ -51,7 +51,6 @@ def ttm(db: Database, *, since: datetime | None = None) -> TtmReport:
         rows = list(session.scalars(query))
         acks = acks_by_diversion(session)
     diversions = []
-    figures: list[float] = []
     for row in rows:
         sites = acks.get(row.id, {})
         per_site = {
@@ -59,18 +58,22 @@ def ttm(db: Database, *, since: datetime | None = None) -> TtmReport:
             for site, at in sorted(sites.items())
         }
         first = min(per_site.values()) if per_site else None
-        if first is not None:
-            figures.append(first)
         duration = row.stopped_at - row.requested_at if row.stopped_at else None
         diversions.append(
             TtmRow(id=row.id, customer=row.customer, requested_at=row.requested_at,
                    ttm_seconds=first, per_site_seconds=per_site, withdrawn_at=row.stopped_at,
                    duration_seconds=round(duration.total_seconds(), 3) if duration else None)
         )  # fmt: skip
-    summary = TtmSummary(diversions=len(rows), acknowledged=len(figures))
+    return summarise(diversions)
+
+
+def summarise(diversions: list[TtmRow]) -> TtmReport:
+    """The report of ``diversions``: median, p95 and max over the acknowledged ones."""
+    figures = [d.ttm_seconds for d in diversions if d.ttm_seconds is not None]
+    summary = TtmSummary(diversions=len(diversions), acknowledged=len(figures))
     if figures:
         summary = TtmSummary(
-            diversions=len(rows),
+            diversions=len(diversions),
             acknowledged=len(figures),
             median_seconds=round(percentile(figures, 50), 3),
             p95_seconds=round(percentile(figures, 95), 3),

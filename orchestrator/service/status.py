@@ -105,6 +105,17 @@ def plan_view(result: Plan, site: str | None = None) -> PlanView:
     )
 
 
+def customer_plan(view: PlanView, customer: str) -> PlanView:
+    """``customer``'s part of a plan: its routes and verdict; no violations (they may
+    name any customer's peers and prefixes), no next change (another's RTBH expiry)."""
+    return PlanView(
+        routes=tuple(r for r in view.routes if r.customer == customer),
+        customers={n: c for n, c in view.customers.items() if n == customer},
+        violations=(),
+        next_change_at=None,
+    )
+
+
 class CustomerStatus(CustomerView):
     paths: dict[str, str]  # site -> its return path's health as the site's probes see it
 
@@ -121,8 +132,12 @@ class StatusView(Result):
         return [name for name, c in self.customers.items() if c.state in bad]
 
 
-def status(db: Database, *, now: datetime) -> StatusView:
+def status(db: Database, *, now: datetime, customer: str | None = None) -> StatusView:
+    """Every customer's state; ``customer``: that customer's only (routes: its own,
+    no violations: they may name any customer's peers and prefixes)."""
     view = plan_view(current_plan(db, now=now))
+    if customer is not None:
+        view = customer_plan(view, customer)
     health: dict[str, dict[str, str]] = {name: {} for name in view.customers}
     for path in list_paths(db):
         if path.customer in health:

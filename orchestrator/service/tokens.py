@@ -9,6 +9,11 @@ actor of everything done with it) and a role:
   sites, and reports detections;
 - ``admin`` also applies inventories and manages tokens.
 
+A viewer token may be scoped to one customer (``customer``): everything it
+reads is that customer's only, and another customer's objects are forbidden
+(``orchestrator.service.scope``). Only viewers are scoped: a change always
+concerns more than one customer's routes (a drain, a max-prefix limit).
+
 At most one token per name is in force (not revoked, not expired).
 """
 
@@ -28,6 +33,7 @@ from sqlalchemy.orm import Session
 from orchestrator.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from orchestrator.service.common import check_actor, check_text, record_event
 from orchestrator.service.results import Result, Time
+from orchestrator.service.snapshot import load_inventory
 from orchestrator.store.db import Database
 from orchestrator.store.models import TokenRow
 
@@ -55,6 +61,7 @@ class TokenView(Result):
     revoked_at: Time | None
     revoked_by: str | None
     state: Literal["active", "expired", "revoked"]
+    customer: str | None = None  # a viewer of this customer only
 
 
 class CreatedToken(Result):
@@ -64,10 +71,13 @@ class CreatedToken(Result):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a request is from: the token's name (the audit actor) and role."""
+    """Who a request is from: the token's name (the audit actor), its role, and the
+    one customer it may see (None: every customer)."""
 
     name: str
     role: Role
+    customer: str | None = None
+    token_id: int = 0
 
 
 def parse_role(text: str, where: str = "role") -> Role:
@@ -94,7 +104,7 @@ def view(row: TokenRow, now: datetime) -> TokenView:
     return TokenView(name=row.name, role=Role(row.role), created_by=row.created_by,
                      created_at=row.created_at, expires_at=row.expires_at,
                      revoked_at=row.revoked_at, revoked_by=row.revoked_by,
-                     state=_state(row, now))  # fmt: skip
+                     state=_state(row, now), customer=row.customer)  # fmt: skip
 
 
 def _in_force(session: Session, name: str, now: datetime) -> TokenRow | None:
@@ -102,8 +112,25 @@ def _in_force(session: Session, name: str, now: datetime) -> TokenRow | None:
     return next((r for r in rows if _state(r, now) == "active"), None)
 
 
+def _check_scope(session: Session, role: Role, customer: str | None) -> None:
+    if customer is None:
+        return
+    if role is not Role.VIEWER:
+        raise InvalidInput(f"only a viewer can be scoped to a customer, not {role.value}",
+                           where="customer", hint="use --role viewer")  # fmt: skip
+    if customer not in load_inventory(session).customers:
+        raise NotFound(f"unknown customer {customer!r}", where="customer")
+
+
 def create(
-    db: Database, name: str, role: Role, *, expires: timedelta | None, actor: str, now: datetime
+    db: Database,
+    name: str,
+    role: Role,
+    *,
+    expires: timedelta | None,
+    actor: str,
+    now: datetime,
+    customer: str | None = None,
 ) -> CreatedToken:
     check_actor(name, "name")
     if name in RESERVED_NAMES:
@@ -112,16 +139,18 @@ def create(
         raise InvalidInput(f"must be more than 0 and at most {MAX_LIFETIME.days}d", where="expires")
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     with db.write(bump=False) as session:  # tokens change no plan: no agent wakes up
+        _check_scope(session, role, customer)
         if _in_force(session, name, now) is not None:
             raise Conflict(f"a token named {name!r} is in force", where="name",
                            hint="revoke it first")  # fmt: skip
         row = TokenRow(name=name, role=role.value, secret_sha256=digest(secret),
-                       created_by=actor, created_at=now,
+                       created_by=actor, created_at=now, customer=customer,
                        expires_at=now + expires if expires is not None else None)  # fmt: skip
         session.add(row)
         session.flush()
         record_event(session, at=now, actor=actor, action="token.create", target=name,
-                     detail={"role": role.value, "expires_at": row.expires_at.isoformat()
+                     detail={"role": role.value, "customer": customer,
+                             "expires_at": row.expires_at.isoformat()
                              if row.expires_at else None})  # fmt: skip
         return CreatedToken(token=view(row, now), secret=secret)
 
@@ -152,12 +181,17 @@ def authenticate(db: Database, secret: str, *, now: datetime) -> Principal:
         row = session.scalars(select(TokenRow).where(TokenRow.secret_sha256 == wanted)).first()
     if row is None or not hmac.compare_digest(row.secret_sha256, wanted):
         raise Unauthenticated("unknown token", where="authorization")
+    return principal_of(row, now)
+
+
+def principal_of(row: TokenRow, now: datetime) -> Principal:
+    """Who ``row`` makes the bearer, if the token is in force."""
     state = _state(row, now)
     if state == "revoked":
         raise Unauthenticated(f"token {row.name!r} was revoked", where="authorization")
     if state == "expired":
         raise Unauthenticated(f"token {row.name!r} has expired", where="authorization")
-    return Principal(row.name, Role(row.role))
+    return Principal(row.name, Role(row.role), row.customer, row.id)
 
 
 def require(principal: Principal, needed: Role) -> None:

@@ -227,6 +227,21 @@ class TokenRow(Base):
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     revoked_by: Mapped[str | None] = mapped_column(String(64))
+    customer: Mapped[str | None] = mapped_column(String(64))  # a viewer of this customer only
+
+
+class WebSessionRow(Base):
+    """A dashboard login: the SHA-256 of the cookie's random value (a copy of the
+    database does not log anyone in), the token it was opened with (revoking the
+    token ends it), the form token (CSRF) and when it was last used (idle expiry)."""
+
+    __tablename__ = "web_sessions"
+    id_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id"))
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    seen_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
 
 
 class DetectionRow(Base):
