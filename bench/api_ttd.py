@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import shlex
 import socket
 import subprocess
@@ -222,13 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with benchlab.bench_lab(args.lab) as lab:
             text = run(lab, args.runs, args.cli)
+            # Printed before the lab is removed: the figures survive a failing teardown.
+            print("=" * 72)
+            print(f"command: {command}")
+            print(f"machine after: {benchlab.machine_note()}")
+            print("\n" + text, flush=True)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
-    print("=" * 72)
-    print(f"command: {command}")
-    print(f"machine after: {benchlab.machine_note()}; pid {os.getpid()}")
-    print("\n" + text)
     return 0
 
 
