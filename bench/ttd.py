@@ -8,6 +8,8 @@ into the figure) and wait until the route is gone again before the next run.
 
 Breakdown (wall clock, from the database's own timestamps):
   launch -> request   CLI start-up until the command takes ``now`` (imports, typer)
+  launch -> commit    ... until its transaction committed (only with ``probe``:
+                      the CLI run through ``bench/commit_probe.py``)
   request -> ack      commit, the agent waking (20 ms poll), plan, ExaBGP's ack,
                       the agent's DB writes (first_acked_at is written after them)
   ack -> FIB          ExaBGP to the wire, FRR's queues, zebra into the kernel
@@ -17,10 +19,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from benchlab import (
     AGENT_ADDRESS,
@@ -52,6 +56,7 @@ class Run:
     total: float  # launch -> FIB
     cli: float  # launch -> CLI exited
     to_request: float  # launch -> requested_at
+    to_commit: float  # launch -> its commit (nan unless measured with the probe)
     to_ack: float  # requested_at -> first_acked_at
     ack_to_fib: float  # first_acked_at -> FIB
     stop_to_gone: float  # divert stop (service) -> route out of the FIB
@@ -72,10 +77,23 @@ def _latest(db: Database) -> tuple[datetime, datetime | None]:
         return as_utc(row.requested_at), as_utc(ack.first_acked_at) if ack else None
 
 
-def one_run(db: Database, fib: FibWatch, cli: str) -> Run:
-    argv = scrubctl_argv(
-        cli, "divert", "start", CUSTOMER, "--reason", "bench: time to divert", "--db", db.url
-    )
+def last_commit(times: Path) -> float:
+    """The wall-clock time of the last commit ``bench/commit_probe.py`` recorded."""
+    lines = times.read_text().split() if times.exists() else []
+    if not lines:
+        raise BenchError("the CLI committed nothing")
+    return float(lines[-1])
+
+
+def one_run(db: Database, fib: FibWatch, cli: str, probe: Path | None = None) -> Run:
+    """One ``divert start``; with ``probe`` (a file for the commit times) the CLI runs
+    through ``bench/commit_probe.py`` so launch -> commit is measured too."""
+    args = ["divert", "start", CUSTOMER, "--reason", "bench: time to divert", "--db", db.url]
+    argv = scrubctl_argv(cli, *args)
+    if probe is not None:
+        probe.unlink(missing_ok=True)
+        argv = [sys.executable, str(Path(__file__).with_name("commit_probe.py")), str(probe),
+                *args]  # fmt: skip
     fib.drain()
     exited: list[float] = []
     launch_wall = time.time()
@@ -98,6 +116,7 @@ def one_run(db: Database, fib: FibWatch, cli: str) -> Run:
     if process.returncode != 0:
         raise BenchError(f"divert start failed ({process.returncode}): {err.decode().strip()}")
     requested, acked = _latest(db)
+    commit = last_commit(probe) if probe is not None else float("nan")
     fib_wall = launch_wall + (in_fib - launched)
     ack_wall = acked.timestamp() if acked else float("nan")
     stop_at = time.monotonic()
@@ -114,6 +133,7 @@ def one_run(db: Database, fib: FibWatch, cli: str) -> Run:
         total=in_fib - launched,
         cli=exited[0] - launched,
         to_request=requested.timestamp() - launch_wall,
+        to_commit=commit - launch_wall,
         to_ack=ack_wall - requested.timestamp(),
         ack_to_fib=fib_wall - ack_wall,
         stop_to_gone=gone - stop_at,

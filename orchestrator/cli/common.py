@@ -1,4 +1,8 @@
-"""What every command shares: options, opening the database, printing."""
+"""What every command shares: options, opening the database, printing.
+
+Light on purpose: ``scrubctl ... --help`` loads this and typer only. SQLAlchemy,
+pydantic and the services are imported by the command that runs (see
+``orchestrator.cli.main``); a test keeps it so."""
 
 from __future__ import annotations
 
@@ -10,13 +14,14 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
 from orchestrator.errors import ScrubError
-from orchestrator.service.common import check_actor
-from orchestrator.store.db import Database, resolve_location
+
+if TYPE_CHECKING:
+    from orchestrator.store.db import Database
 
 DbOption = Annotated[
     str | None,
@@ -122,6 +127,8 @@ def guard(func: Callable[P, R]) -> Callable[P, R]:
 
 
 def open_db(db: str | None) -> Database:
+    from orchestrator.store.db import Database, resolve_location
+
     location = resolve_location(db)
     database = Database(location.url, where=location.where)
     database.ensure_schema()
@@ -138,6 +145,8 @@ def actor(given: str | None) -> str:
 
 def resolve_actor(given: str | None) -> str:
     """``--actor`` > ``SCRUBCTL_ACTOR`` > the OS user; an error names where it came from."""
+    from orchestrator.service.common import check_actor
+
     if given:
         return check_actor(given, "--actor")
     if os.environ.get("SCRUBCTL_ACTOR"):

@@ -9,9 +9,7 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli.common import DbOption, guard, open_db, say
-from orchestrator.customer_edge.model import Request
 from orchestrator.errors import InvalidInput
-from orchestrator.service import customer_edge as service
 
 app = typer.Typer(help="Customers: what their side of a return path needs.", no_args_is_help=True)
 
@@ -43,6 +41,9 @@ def config(
     db: DbOption = None,
 ) -> None:
     """The customer edge's half of CUSTOMER's return path from SITE, for the customer."""
+    from orchestrator.customer_edge.model import Request
+    from orchestrator.service import customer_edge as service
+
     text = service.config(
         open_db(db), Request(customer, site, vendor, interface=interface, keepalive=keepalive)
     )

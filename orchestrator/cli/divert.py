@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,8 +21,9 @@ from orchestrator.cli.common import (
     short_time,
     table,
 )
-from orchestrator.service import diversions as service
-from orchestrator.service.sync import WaitResult
+
+if TYPE_CHECKING:
+    from orchestrator.service.sync import WaitResult
 
 app = typer.Typer(
     help="Divert customers' prefixes through the scrubbing sites.", no_args_is_help=True
@@ -58,6 +59,8 @@ def start(
     who: ActorOption = None,
 ) -> None:
     """Start diverting CUSTOMER (idempotent: the same request twice is one diversion)."""
+    from orchestrator.service import diversions as service
+
     request = service.DivertRequest(
         customer=customer,
         reason=reason,
@@ -101,6 +104,8 @@ def stop(
     who: ActorOption = None,
 ) -> None:
     """Stop CUSTOMER's diversions (all of them, or one with --id)."""
+    from orchestrator.service import diversions as service
+
     database, moment, by = open_db(db), now(), actor(who)
     stopped, waited = waiting.run(
         database, wait, timeout, moment,
@@ -126,6 +131,8 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """List active diversions (with --all, stopped ones too)."""
+    from orchestrator.service import diversions as service
+
     rows = service.list_(open_db(db), include_stopped=include_stopped)
     if as_json:
         emit_json([r.as_json() for r in rows])

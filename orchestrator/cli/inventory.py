@@ -19,8 +19,6 @@ from orchestrator.cli.common import (
     say,
     table,
 )
-from orchestrator.inventory import load_inventory
-from orchestrator.service import inventory as service
 
 app = typer.Typer(
     help="Load and show the inventory (sites, peers, customers, policy).", no_args_is_help=True
@@ -37,6 +35,9 @@ def apply(
     who: ActorOption = None,
 ) -> None:
     """Validate FILE, show how it differs from the database, and apply it in one transaction."""
+    from orchestrator.inventory import load_inventory
+    from orchestrator.service import inventory as service
+
     inv = load_inventory(file)
     database = open_db(db)
     changes = service.apply(
@@ -60,6 +61,8 @@ def apply(
 @guard
 def show(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Show the inventory stored in the database (secrets are references only)."""
+    from orchestrator.service import inventory as service
+
     inv = service.show(open_db(db))
     if as_json:
         emit_json(inv.model_dump(mode="json"))

@@ -6,18 +6,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from orchestrator.cli.common import JsonOption, emit_json, guard, say, table
 from orchestrator.errors import InvalidInput
-from orchestrator.lab import status as lab_status
-from orchestrator.lab import traffic as lab_traffic
-from orchestrator.lab.guest import in_guest
-from orchestrator.lab.runner import LabRunner
-from orchestrator.lab.shell import in_netns, require_namespaces
-from orchestrator.lab.topology import default_topology_path, load_topology
+
+if TYPE_CHECKING:
+    from orchestrator.lab.runner import LabRunner
 
 app = typer.Typer(
     help="The lab: containerlab.yml built into network namespaces (needs root).",
@@ -60,6 +57,7 @@ def _guest(commands: list[list[str]], topology: Path | None, name: str | None,
            timeout: float) -> None:  # fmt: skip
     """Run ``lab`` commands in one user-mode Linux guest; print what they printed."""
     from orchestrator.lab.guest import run_in_guest
+    from orchestrator.lab.topology import default_topology_path
 
     where = ["--topology", str((topology or default_topology_path()).resolve())]
     where += ["--name", name] if name else []
@@ -72,6 +70,9 @@ def _guest(commands: list[list[str]], topology: Path | None, name: str | None,
 
 
 def _runner(topology: Path | None, name: str | None) -> LabRunner:
+    from orchestrator.lab.runner import LabRunner
+    from orchestrator.lab.topology import default_topology_path, load_topology
+
     topo = load_topology(topology or default_topology_path())
     name = name or os.environ.get("SCRUBCTL_LAB_NAME")
     return LabRunner(topo.renamed(name) if name else topo, log=say)
@@ -93,6 +94,8 @@ def up(
     ] = False,
 ) -> None:
     """Build the lab (removing leftovers of an earlier run first) and wait for BGP."""
+    from orchestrator.lab.guest import in_guest
+
     if uml and not in_guest():
         up_args = ["up", "--timeout", str(timeout)]
         _guest([up_args, ["status"], ["down"]], topology, name, timeout=timeout + 120)
@@ -157,6 +160,8 @@ def down(topology: TopologyOption = None, name: NameOption = None) -> None:
 def status(topology: TopologyOption = None, name: NameOption = None,
            json: JsonOption = False) -> None:  # fmt: skip
     """Nodes, links and BGP sessions (from each router's `show bgp summary json`)."""
+    from orchestrator.lab import status as lab_status
+
     state = lab_status.collect(_runner(topology, name))
     if json:
         emit_json(state.to_json())
@@ -190,6 +195,8 @@ def exec_(
     name: NameOption = None,
 ) -> None:
     """Run a command in NODE's namespace; `vtysh` talks to that node's FRR."""
+    from orchestrator.lab.shell import in_netns, require_namespaces
+
     runner = _runner(topology, name)
     target = runner.topology.node(node)
     namespace = runner.namespace(node)
@@ -210,6 +217,8 @@ def legit(
     json: JsonOption = False,
 ) -> None:
     """HTTP requests from `client` to the server; prints how many succeeded."""
+    from orchestrator.lab import traffic as lab_traffic
+
     result = lab_traffic.legit(_runner(topology, name).topology, count=count, interval=interval)
     if json:
         emit_json(result.__dict__)
@@ -231,6 +240,8 @@ def attack(
     json: JsonOption = False,
 ) -> None:
     """UDP from `attacker` source port 123 (NTP-amplification shaped), rate-limited."""
+    from orchestrator.lab import traffic as lab_traffic
+
     topo = _runner(topology, name).topology
     result = lab_traffic.attack(topo, count=count, rate=rate, size=size, duration=duration,
                                 target=target)  # fmt: skip
@@ -246,6 +257,8 @@ def attack(
 def counters(topology: TopologyOption = None, name: NameOption = None,
              json: JsonOption = False) -> None:  # fmt: skip
     """The nftables counters of every node (scrubbing filters included)."""
+    from orchestrator.lab import traffic as lab_traffic
+
     values = lab_traffic.read_counters(_runner(topology, name).topology)
     if json:
         emit_json(values)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,13 +20,15 @@ from orchestrator.cli.common import (
     open_db,
     say,
 )
-from orchestrator.service import moves as service
-from orchestrator.service.sync import WaitResult
+
+if TYPE_CHECKING:
+    from orchestrator.service.moves import MoveResult
+    from orchestrator.service.sync import WaitResult
 
 CustomerArg = Annotated[str, typer.Argument(help="Customer name from the inventory.")]
 
 
-def _show(result: service.MoveResult, wait: WaitResult | None, as_json: bool) -> None:
+def _show(result: MoveResult, wait: WaitResult | None, as_json: bool) -> None:
     if as_json:
         emit_json({**result.as_json(), "wait": waiting.document(wait)})
     else:
@@ -55,6 +57,8 @@ def failover(
     who: ActorOption = None,
 ) -> None:
     """Move CUSTOMER away from a site (make-before-break) until `failback`."""
+    from orchestrator.service import moves as service
+
     database, moment, by = open_db(db), now(), actor(who)
     result, waited = waiting.run(
         database, wait, timeout, moment,
@@ -76,6 +80,8 @@ def failback(
     who: ActorOption = None,
 ) -> None:
     """End CUSTOMER's failover: the site it left announces it again."""
+    from orchestrator.service import moves as service
+
     database, moment, by = open_db(db), now(), actor(who)
     result, waited = waiting.run(
         database, wait, timeout, moment,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from orchestrator.cli.common import DbOption, JsonOption, emit_json, guard_with, open_db, table
-from orchestrator.service.paths import PathView, list_paths
+
+if TYPE_CHECKING:
+    from orchestrator.service.paths import PathView
 
 
 def _time(value: datetime | None) -> str:
@@ -28,6 +30,8 @@ def paths(
     as_json: JsonOption = False,
 ) -> None:
     """Every (customer, site) return path: kind, interface, health since when and why."""
+    from orchestrator.service.paths import list_paths
+
     views = list_paths(open_db(db), site)
     if as_json:
         emit_json([v.as_json() for v in views])

@@ -19,8 +19,6 @@ from orchestrator.cli.common import (
     table,
 )
 from orchestrator.errors import ExitCode
-from orchestrator.service import status as service
-from orchestrator.service.common import parse_since
 
 
 def plan(
@@ -32,6 +30,8 @@ def plan(
     as_json: JsonOption = False,
 ) -> None:
     """Exactly what every site announces to which peer, and why."""
+    from orchestrator.service import status as service
+
     result = service.current_plan(open_db(db), now=now(), assume_up=assume_up)
     view = service.plan_view(result, site)
     if as_json:
@@ -66,6 +66,8 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """Per customer: protected, last resort or unprotected, and why."""
+    from orchestrator.service import status as service
+
     view = service.status(open_db(db), now=now())
     if as_json:
         emit_json(view.as_json())
@@ -93,6 +95,9 @@ def events(
     as_json: JsonOption = False,
 ) -> None:
     """The audit log: who did what, to what, when and why."""
+    from orchestrator.service import status as service
+    from orchestrator.service.common import parse_since
+
     rows = service.events(open_db(db), since=parse_since(since, now()), limit=limit)
     if as_json:
         emit_json([r.as_json() for r in rows])

@@ -17,8 +17,6 @@ from orchestrator.cli.common import (
     short_time,
     table,
 )
-from orchestrator.service import report as service
-from orchestrator.service.common import parse_since
 
 app = typer.Typer(help="Reports for operators and customers.", no_args_is_help=True)
 
@@ -36,6 +34,9 @@ def ttm(
     as_json: JsonOption = False,
 ) -> None:  # fmt: skip
     """Time to mitigate: from `divert start` to the first site's ExaBGP acknowledgement."""
+    from orchestrator.service import report as service
+    from orchestrator.service.common import parse_since
+
     report = service.ttm(open_db(db), since=parse_since(since, now()))
     if as_json:
         emit_json(report.as_json())

@@ -20,8 +20,6 @@ from orchestrator.cli.common import (
     short_time,
     table,
 )
-from orchestrator.service import rtbh as service
-from orchestrator.service.common import parse_duration
 
 app = typer.Typer(
     help="Remote-triggered black hole entries: the last resort.", no_args_is_help=True
@@ -42,6 +40,9 @@ def add(
     who: ActorOption = None,
 ) -> None:
     """Add an RTBH entry: forced (now) or standby (only if no site can scrub)."""
+    from orchestrator.service import rtbh as service
+    from orchestrator.service.common import parse_duration
+
     lifetime = parse_duration(expires, "expires")
     result = service.add(
         open_db(db),
@@ -68,6 +69,8 @@ def remove(
     who: ActorOption = None,
 ) -> None:
     """Remove the RTBH entries for HOST."""
+    from orchestrator.service import rtbh as service
+
     removed = service.remove(open_db(db), host, reason=reason, actor=actor(who), now=now())
     if as_json:
         emit_json([r.as_json() for r in removed])
@@ -83,6 +86,8 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """List RTBH entries that are in force."""
+    from orchestrator.service import rtbh as service
+
     rows = service.list_(open_db(db), now=now(), include_ended=include_ended)
     if as_json:
         emit_json([r.as_json() for r in rows])

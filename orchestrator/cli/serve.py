@@ -18,8 +18,6 @@ import typer
 
 from orchestrator.cli.common import DbOption, guard, open_db
 from orchestrator.errors import InvalidInput
-from orchestrator.service.common import parse_duration
-from orchestrator.service.detections import MAX_HOLD_DOWN
 
 DEFAULT_LISTEN = "127.0.0.1:8180"
 
@@ -78,6 +76,9 @@ def check_tls(listen: Listen, cert: Path | None, key: Path | None, insecure: boo
 
 
 def parse_hold_down(text: str) -> timedelta:
+    from orchestrator.service.common import parse_duration
+    from orchestrator.service.detections import MAX_HOLD_DOWN
+
     if text.strip() == "0":
         return timedelta(0)
     return parse_duration(text, "--hold-down", maximum=MAX_HOLD_DOWN)

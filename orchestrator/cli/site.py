@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,9 +25,10 @@ from orchestrator.cli.common import (
     table,
 )
 from orchestrator.errors import InvalidInput
-from orchestrator.service import sites as service
-from orchestrator.service.sync import WaitResult
-from orchestrator.site.supervisor import SiteRunner, default_run_dir
+
+if TYPE_CHECKING:
+    from orchestrator.service.sites import SiteChange
+    from orchestrator.service.sync import WaitResult
 
 app = typer.Typer(
     help="Scrubbing sites: drain for maintenance, show sessions.", no_args_is_help=True
@@ -52,6 +53,8 @@ def drain(
 ) -> None:
     """Drain SITE: GRACEFUL_SHUTDOWN for the drain time, then withdraw once another site
     has each prefix acknowledged (make-before-break)."""
+    from orchestrator.service import sites as service
+
     database, moment, by = open_db(db), now(), actor(who)
     change, waited = waiting.run(
         database, wait, timeout, moment,
@@ -73,6 +76,8 @@ def undrain(
     who: ActorOption = None,
 ) -> None:
     """Return SITE to service."""
+    from orchestrator.service import sites as service
+
     database, moment, by = open_db(db), now(), actor(who)
     change, waited = waiting.run(
         database, wait, timeout, moment,
@@ -82,7 +87,7 @@ def undrain(
     waiting.check(waited, timeout)
 
 
-def _noted(change: service.SiteChange, waited: WaitResult | None, as_json: bool) -> None:
+def _noted(change: SiteChange, waited: WaitResult | None, as_json: bool) -> None:
     if as_json:
         emit_json({"note": change.note, "wait": waiting.document(waited)})
         return
@@ -96,6 +101,8 @@ def _noted(change: service.SiteChange, waited: WaitResult | None, as_json: bool)
 @guard
 def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Sites with their admin state and BGP sessions as the agents report them."""
+    from orchestrator.service import sites as service
+
     sites = service.list_(open_db(db), now=now())
     if as_json:
         emit_json([s.as_json() for s in sites])
@@ -146,6 +153,8 @@ def run(
     db: DbOption = None,
 ) -> None:  # fmt: skip
     """Run ExaBGP for SITE with the agent as its API process; restart it if it dies."""
+    from orchestrator.site.supervisor import SiteRunner, default_run_dir
+
     if show_secrets and not print_config:
         raise InvalidInput("only goes with --print-config", where="--show-secrets")
     database = open_db(db)

@@ -20,8 +20,6 @@ from orchestrator.cli.common import (
     short_time,
     table,
 )
-from orchestrator.service import tokens as service
-from orchestrator.service.common import parse_duration
 
 app = typer.Typer(help="Bearer tokens of the HTTP API (`scrubctl serve`).", no_args_is_help=True)
 
@@ -45,6 +43,9 @@ def create(
     who: ActorOption = None,
 ) -> None:
     """Create a token and print its secret (this once: only its SHA-256 is stored)."""
+    from orchestrator.service import tokens as service
+    from orchestrator.service.common import parse_duration
+
     parsed = service.parse_role(role)
     lifetime = None if expires is None else parse_duration(
         expires, "expires", maximum=service.MAX_LIFETIME)  # fmt: skip
@@ -68,6 +69,8 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """Tokens in force (never their secrets)."""
+    from orchestrator.service import tokens as service
+
     views = service.list_(open_db(db), now=now(), include_ended=include_ended)
     if as_json:
         emit_json([v.as_json() for v in views])
@@ -88,6 +91,8 @@ def revoke(
     who: ActorOption = None,
 ) -> None:
     """Revoke the token NAME: the service refuses it from the next request on."""
+    from orchestrator.service import tokens as service
+
     revoked = service.revoke(open_db(db), name, reason=reason, actor=actor(who), now=now())
     if as_json:
         emit_json(revoked.as_json())

@@ -1,14 +1,23 @@
 """``--wait [--timeout S]`` for commands that change what sites announce: the
 service runs the command and waits (``sync.run``); this maps the outcome to
-output and an exit code (7 when an affected site did not acknowledge in time)."""
+output and an exit code (7 when an affected site did not acknowledge in time).
+The service is imported when a command runs, not for ``--help``."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from orchestrator.service import sync
+from orchestrator.domain import DEFAULT_SYNC_TIMEOUT
+
+if TYPE_CHECKING:
+    from orchestrator.service.sync import WaitResult
+    from orchestrator.store.db import Database
+
+T = TypeVar("T")
 
 WaitOption = Annotated[
     bool,
@@ -21,26 +30,37 @@ TimeoutOption = Annotated[
     float | None,
     typer.Option(
         "--timeout",
-        help=f"With --wait: seconds to wait (default {sync.DEFAULT_TIMEOUT:g}).",
+        help=f"With --wait: seconds to wait (default {DEFAULT_SYNC_TIMEOUT:g}).",
         show_default=False,
     ),
 ]
 
-run = sync.run
+
+def run(
+    db: Database, wait: bool, timeout: float | None, now: datetime, command: Callable[[], T]
+) -> tuple[T, WaitResult | None]:
+    """``command()``, and with ``wait`` the wait for the sites it affects (``sync.run``)."""
+    from orchestrator.service import sync
+
+    return sync.run(db, wait, timeout, now, command)
 
 
-def document(result: sync.WaitResult | None) -> dict[str, Any] | None:
+def document(result: WaitResult | None) -> dict[str, Any] | None:
     return None if result is None else result.as_json()
 
 
-def check(result: sync.WaitResult | None, timeout: float | None) -> None:
+def check(result: WaitResult | None, timeout: float | None) -> None:
     """Raise the timeout error (one line, exit 7) if some site did not acknowledge."""
+    if result is None:  # no --wait: nothing to check, and no need to load the service
+        return
+    from orchestrator.service import sync
+
     error = sync.timeout_error(result, timeout)
     if error is not None:
         raise error
 
 
-def summary(result: sync.WaitResult | None) -> str | None:
+def summary(result: WaitResult | None) -> str | None:
     if result is None or not result.ok:
         return None
     if not result.acknowledged:
