@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orchestrator.domain import (
+    GRACEFUL_SHUTDOWN,
     HOST_LEN,
     MAX_SCRUB_LEN,
     AdminState,
@@ -184,7 +185,16 @@ def check(inv: Inventory, intent: Intent, result: Plan) -> None:
             verdict = result.customers[entry.customer]
             if route.kind is RouteKind.SCRUB:
                 status = verdict.sites[site]
-                assert status.eligible or status.draining, (site, entry)
+                if not (status.eligible or status.draining):
+                    # Make-before-break: a site leaving by plan holds a prefix, with
+                    # GRACEFUL_SHUTDOWN, only while an eligible site takes it over.
+                    assert status.handover, (site, entry)
+                    assert GRACEFUL_SHUTDOWN in route.communities, (site, entry)
+                    assert any(
+                        other != site and other in verdict.sites and verdict.sites[other].eligible
+                        and any(e.route.prefix == route.prefix for e in takers)
+                        for other, takers in result.routes.items()
+                    ), (site, entry)  # fmt: skip
             elif route.prefix not in forced:
                 assert not any(s.eligible or s.draining for s in verdict.sites.values()), entry
                 assert inv.customers[entry.customer].rtbh_last_resort, entry
