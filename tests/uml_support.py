@@ -7,9 +7,10 @@ and all the selected ``uml`` tests of the run go into ONE user-mode Linux guest
 ``python -m pytest NODEID...`` with ``SCRUBCTL_IN_UML=1``, so that the
 guest-side run executes them directly. One boot, because the boot and pytest's
 start-up inside the guest cost far more than a typical test.
-The guest writes one JSON line per test phase to ``$SCRUBCTL_UML_OUT``; each
-host item passes, fails (with the guest's traceback and output) or skips from
-its own lines. Without UML the tests are skipped with the reason.
+The guest writes one JSON line per test phase to ``$SCRUBCTL_UML_OUT`` (with
+the phase's duration); each host item passes, fails (with the guest's traceback
+and output) or skips from its own lines, and ``--durations=N`` lists the
+guest's slowest phases too. Without UML the tests are skipped with the reason.
 ``SCRUBCTL_UML_FORCE=1`` sends them to the guest even on a GRE host.
 
 The hooks are imported by ``tests/conftest.py``.
@@ -54,6 +55,7 @@ class GuestReport:
     when: str  # setup, call, teardown
     outcome: str  # passed, failed, skipped
     text: str  # traceback and captured output; the reason for a skip
+    duration: float  # seconds the phase took inside the guest
 
 
 @dataclass
@@ -153,6 +155,9 @@ def _placement() -> str | None:
     return f"{why}, and user-mode Linux cannot run: {missing}"
 
 
+BATCH = pytest.StashKey[GuestBatch]()
+
+
 @pytest.hookimpl(trylast=True)  # after -m/-k/--deselect have chosen the items
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get(IN_GUEST_ENV) == "1":
@@ -169,6 +174,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     lab_modules = {items[i].path for i in marked if items[i].get_closest_marker("lab")}
     batch = GuestBatch(config.rootpath, [items[i].nodeid for i in marked], len(lab_modules))
+    config.stash[BATCH] = batch
     for i in marked:
         items[i] = _stand_in(items[i], batch)
 
@@ -191,6 +197,29 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     else:
         captured = "".join(f"\n--- {title} ---\n{body}" for title, body in report.sections)
         text = report.longreprtext + captured
-    line = GuestReport(report.nodeid, report.when, report.outcome, text)
+    line = GuestReport(report.nodeid, report.when, report.outcome, text, report.duration)
     with open(Path(out) / REPORTS, "a", encoding="utf-8") as f:
         f.write(json.dumps(line.__dict__) + "\n")
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """On the host: how long the guest took, and with ``--durations=N`` its slowest phases."""
+    batch = config.stash.get(BATCH, None)
+    if batch is None or not isinstance(batch.done, UmlResult):
+        return
+    terminalreporter.write_sep("=", "user-mode Linux guest")
+    terminalreporter.write_line(
+        f"{len(batch.nodeids)} tests in one guest boot: {batch.done.seconds:.1f} s boot to halt"
+    )
+    count = config.option.durations
+    if count is None:
+        return
+    phases = sorted(
+        (r for reports in batch.reports.values() for r in reports),
+        key=lambda r: r.duration,
+        reverse=True,
+    )
+    for report in phases[:count] if count > 0 else phases:
+        terminalreporter.write_line(f"{report.duration:.2f}s {report.when:<8} {report.nodeid}")
