@@ -3,10 +3,15 @@
 On a host whose kernel has GRE, run as root, a ``uml`` test runs directly.
 Elsewhere each such test is replaced by a ``UmlItem`` with the same node id,
 and all the selected ``uml`` tests of the run go into ONE user-mode Linux guest
-(``orchestrator.lab.uml``), booted when the first of them is due:
-``python -m pytest NODEID...`` with ``SCRUBCTL_IN_UML=1``, so that the
-guest-side run executes them directly. One boot, because the boot and pytest's
-start-up inside the guest cost far more than a typical test.
+(``orchestrator.lab.uml``): ``python -m pytest NODEID...`` with
+``SCRUBCTL_IN_UML=1``, so that the guest-side run executes them directly. One
+boot, because the boot and pytest's start-up inside the guest cost far more
+than a typical test. The guest boots in a background thread as soon as the
+host starts running tests, and the stand-ins go last: the host's own tests run
+meanwhile on the other CPU (the guest is one CPU, its own kernel with its own
+namespaces, and its own tmpfs on /run and /tmp, so its labs, lab lock and
+scratch files cannot meet the host's; it sees the host's files read-only).
+If the host's run ends first (``-x``, Ctrl-C), the guest is killed.
 The guest writes one JSON line per test phase to ``$SCRUBCTL_UML_OUT`` (with
 the phase's duration); each host item passes, fails (with the guest's traceback
 and output) or skips from its own lines, and ``--durations=N`` lists the
@@ -21,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,18 +66,41 @@ class GuestReport:
 
 @dataclass
 class GuestBatch:
-    """The ``uml`` tests of this run, run in one guest boot on first use."""
+    """The ``uml`` tests of this run, run in one guest boot in a background thread."""
 
     rootdir: Path
     nodeids: list[str]
     lab_modules: int = 0  # how many of the tests' modules build the lab
     done: UmlResult | UmlError | None = None
     reports: dict[str, list[GuestReport]] = field(default_factory=dict)
+    _thread: threading.Thread | None = None
+    _cancel: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> None:
+        """Boot the guest in the background (once); the host goes on meanwhile."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="uml-guest", daemon=True)
+            self._thread.start()
 
     def run(self) -> UmlResult | UmlError:
-        if self.done is None:
-            self.done = self._boot()
+        """The guest's result: started if need be, then waited for."""
+        self.start()
+        assert self._thread is not None
+        self._thread.join()
+        assert self.done is not None
         return self.done
+
+    def stop(self) -> None:
+        """Kill a guest still running (the host's run ended first) and wait for it."""
+        self._cancel.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            self.done = self._boot()
+        except Exception as exc:  # reported by every stand-in instead of lost in the thread
+            self.done = UmlError(f"the guest's thread failed: {exc!r}")
 
     def _boot(self) -> UmlResult | UmlError:
         argv = [sys.executable, "-m", "pytest", *self.nodeids, "-q", *GUEST_PYTEST_OPTIONS]
@@ -86,7 +115,7 @@ class GuestBatch:
             + LAB_MODULE_BUDGET * self.lab_modules,
         )
         try:
-            result = runner.run(argv, env=env, cwd=self.rootdir)
+            result = runner.run(argv, env=env, cwd=self.rootdir, cancel=self._cancel)
         except UmlError as exc:
             return exc
         for line in result.files.get(REPORTS, "").splitlines():
@@ -175,8 +204,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     lab_modules = {items[i].path for i in marked if items[i].get_closest_marker("lab")}
     batch = GuestBatch(config.rootpath, [items[i].nodeid for i in marked], len(lab_modules))
     config.stash[BATCH] = batch
-    for i in marked:
-        items[i] = _stand_in(items[i], batch)
+    stand_ins = [_stand_in(items[i], batch) for i in marked]
+    chosen = set(marked)
+    host = [item for i, item in enumerate(items) if i not in chosen]
+    items[:] = host + stand_ins  # the host's own tests first, while the guest runs
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Boot the guest as the host starts its tests (not for ``--collect-only``)."""
+    batch = session.config.stash.get(BATCH, None)
+    if batch is not None and not session.config.option.collectonly:
+        batch.start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    batch = session.config.stash.get(BATCH, None)
+    if batch is not None:
+        batch.stop()
 
 
 def _stand_in(item: pytest.Item, batch: GuestBatch) -> UmlItem:
