@@ -38,6 +38,7 @@ from orchestrator.lab.uml import (
     UmlError,
     UmlResult,
     UmlRunner,
+    UmlStopped,
     kernel_has_gre,
     missing_uml,
 )
@@ -116,12 +117,22 @@ class GuestBatch:
         )
         try:
             result = runner.run(argv, env=env, cwd=self.rootdir, cancel=self._cancel)
+        except UmlStopped as exc:  # the tests that finished still count
+            last = self._read(exc.files)
+            where = f"after {last.when} of {last.nodeid}" if last else "before any test ended"
+            return UmlError(f"{exc}; it stopped {where}")
         except UmlError as exc:
             return exc
-        for line in result.files.get(REPORTS, "").splitlines():
+        self._read(result.files)
+        return result
+
+    def _read(self, files: dict[str, str]) -> GuestReport | None:
+        """The guest's reports into ``reports``; the last one."""
+        report = None
+        for line in files.get(REPORTS, "").splitlines():
             report = GuestReport(**json.loads(line))
             self.reports.setdefault(report.nodeid, []).append(report)
-        return result
+        return report
 
 
 class GuestFailure(Exception):
@@ -137,25 +148,27 @@ class UmlItem(pytest.Item):
 
     def runtest(self) -> None:
         done = self.batch.run()
-        if isinstance(done, UmlError):
-            raise GuestFailure(f"the UML guest failed: {done}")
         reports = self.batch.reports.get(self.nodeid, [])
         failed = [r for r in reports if r.outcome == "failed"]
+        exit_code = done.exit_code if isinstance(done, UmlResult) else "none: killed"
         if failed:
             story = "\n".join(f"--- in the UML guest, {r.when} ---\n{r.text}" for r in failed)
-            raise GuestFailure(f"{story}\n(guest pytest exit code {done.exit_code})")
+            raise GuestFailure(f"{story}\n(guest pytest exit code {exit_code})")
         skipped = [r for r in reports if r.outcome == "skipped"]
         if skipped:
             pytest.skip(f"in the UML guest: {skipped[0].text}")
         passed = [r for r in reports if r.when == "call" and r.outcome == "passed"]
         for report in passed:  # what the test printed in the guest: shown by -rP
             self.add_report_section("call", "guest", report.text)
-        if not passed:
-            tail = "\n".join(done.output.splitlines()[-40:])
-            raise GuestFailure(
-                f"the UML guest did not run {self.nodeid} "
-                f"(guest pytest exit code {done.exit_code}):\n{tail}"
-            )
+        if passed:
+            return
+        if isinstance(done, UmlError):
+            raise GuestFailure(f"the UML guest failed: {done}")
+        tail = "\n".join(done.output.splitlines()[-40:])
+        raise GuestFailure(
+            f"the UML guest did not run {self.nodeid} "
+            f"(guest pytest exit code {done.exit_code}):\n{tail}"
+        )
 
     def repr_failure(
         self, excinfo: pytest.ExceptionInfo[BaseException], style: object = None

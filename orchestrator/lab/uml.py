@@ -54,6 +54,16 @@ class UmlError(LabError):
     """The guest did not report an exit code (timed out, crashed, init failed)."""
 
 
+class UmlStopped(UmlError):
+    """The guest was killed (it overran, or was cancelled): what its command had
+    written to its output and to ``$SCRUBCTL_UML_OUT`` by then."""
+
+    def __init__(self, message: str, *, output: str, files: dict[str, str]) -> None:
+        super().__init__(message)
+        self.output = output
+        self.files = files
+
+
 @dataclass(frozen=True)
 class UmlResult:
     exit_code: int  # the command's, inside the guest
@@ -166,8 +176,10 @@ class UmlRunner:
 
         The command's environment is ``PATH`` (our interpreter's directory
         first), ``HOME=/root``, ``TMPDIR=/tmp``, ``LANG``, ``$SCRUBCTL_UML_OUT``
-        and ``env``. Raises ``UmlError`` when no exit code came back, or when
-        ``cancel`` is set meanwhile (from another thread: the guest is killed).
+        and ``env``. Raises ``UmlError`` when no exit code came back;
+        ``UmlStopped`` (with what the command wrote until then) when the guest
+        overran ``timeout`` or ``cancel`` was set meanwhile (from another
+        thread) and it was killed.
         """
         if not argv:
             raise UmlError("no command to run in the guest")
@@ -228,7 +240,10 @@ class UmlRunner:
             "quiet",
         ]
         started = time.monotonic()
-        console = self._spawn(boot, _memory_dir(scratch), cancel or threading.Event())
+        try:
+            console = self._spawn(boot, _memory_dir(scratch), cancel or threading.Event())
+        except UmlError as exc:  # what the command wrote until it was stopped
+            raise UmlStopped(str(exc), output=_output(result), files=_files(result)) from None
         return _collect(result, console, time.monotonic() - started)
 
     def _spawn(self, boot: list[str], memory_dir: Path, cancel: threading.Event) -> str:
@@ -338,10 +353,19 @@ def _collect(result: Path, console: str, seconds: float) -> UmlResult:
     except (OSError, ValueError):
         tail = "\n".join(console.strip().splitlines()[-10:])
         raise UmlError(f"the UML guest reported no exit code; console:\n{tail}") from None
-    output = (result / "output").read_text(errors="replace")
-    files = {
+    return UmlResult(code, _output(result), _files(result), console, seconds)
+
+
+def _output(result: Path) -> str:
+    try:
+        return (result / "output").read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _files(result: Path) -> dict[str, str]:
+    return {
         f.name: f.read_text(errors="replace")
         for f in sorted((result / "files").iterdir())
         if f.is_file()
     }
-    return UmlResult(code, output, files, console, seconds)
