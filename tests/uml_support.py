@@ -107,13 +107,15 @@ class GuestBatch:
         argv = [sys.executable, "-m", "pytest", *self.nodeids, "-q", *GUEST_PYTEST_OPTIONS]
         env = {k: v for k, v in os.environ.items() if k.startswith("SCRUBCTL_")}
         env[IN_GUEST_ENV] = "1"
-        if "PYTHONPATH" in os.environ:
-            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+        path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        if path:
+            env["PYTHONPATH"] = os.pathsep.join(path)
         runner = UmlRunner(
             memory_mb=GUEST_MEMORY_MB,
             timeout=BOOT_BUDGET
             + TEST_BUDGET * len(self.nodeids)
             + LAB_MODULE_BUDGET * self.lab_modules,
+            keep=tuple(Path(p).absolute() for p in path if Path(p).is_dir()),  # under /tmp too
         )
         try:
             result = runner.run(argv, env=env, cwd=self.rootdir, cancel=self._cancel)
