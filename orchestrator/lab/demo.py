@@ -165,8 +165,9 @@ class Demo:
         self.say("== 5. Fall back: fra returns")
         assert self.sites is not None
         self.sites.start("fra")
-        # A restarted ExaBGP's MD5 session to transit1 has taken up to ~50 s to be
-        # accepted in the user-mode Linux guest (seconds on a host): wait long enough.
+        # fra's runner, ExaBGP and agent start again first: about 5 s on a host, 30-66 s
+        # measured in the user-mode Linux guest on a busy host (transit1 accepted the
+        # MD5 session within a second of ExaBGP's connect): wait long enough.
         took = self.wait_forwarding("fra", timeout=120.0)
         self.say(f"  both transits forward via fra again after {took:.2f} s")
         self.routers()
