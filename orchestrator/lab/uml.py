@@ -33,6 +33,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -45,11 +46,22 @@ MODULES = Path("/usr/lib/uml/modules")
 TMPFS_DIRS = (Path("/run"), Path("/tmp"), Path("/var/tmp"))
 OUT_ENV = "SCRUBCTL_UML_OUT"  # the writable directory, as the guest command sees it
 REBOOT_POWER_OFF = 0x4321FEDC
+CANCEL_POLL = 0.5  # seconds between looks at the cancel flag while the guest runs
 GUEST_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
 class UmlError(LabError):
     """The guest did not report an exit code (timed out, crashed, init failed)."""
+
+
+class UmlStopped(UmlError):
+    """The guest was killed (it overran, or was cancelled): what its command had
+    written to its output and to ``$SCRUBCTL_UML_OUT`` by then."""
+
+    def __init__(self, message: str, *, output: str, files: dict[str, str]) -> None:
+        super().__init__(message)
+        self.output = output
+        self.files = files
 
 
 @dataclass(frozen=True)
@@ -158,23 +170,34 @@ class UmlRunner:
         *,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
+        cancel: threading.Event | None = None,
     ) -> UmlResult:
         """Boot, run ``argv`` as root in ``cwd`` (default: ours), halt; see the module doc.
 
         The command's environment is ``PATH`` (our interpreter's directory
         first), ``HOME=/root``, ``TMPDIR=/tmp``, ``LANG``, ``$SCRUBCTL_UML_OUT``
-        and ``env``. Raises ``UmlError`` when no exit code came back.
+        and ``env``. Raises ``UmlError`` when no exit code came back;
+        ``UmlStopped`` (with what the command wrote until then) when the guest
+        overran ``timeout`` or ``cancel`` was set meanwhile (from another
+        thread) and it was killed.
         """
         if not argv:
             raise UmlError("no command to run in the guest")
         workdir = (cwd or Path.cwd()).resolve()
         scratch = Path(tempfile.mkdtemp(prefix="scrubctl-uml-")).resolve()
         try:
-            return self._boot(scratch, list(argv), dict(env or {}), workdir)
+            return self._boot(scratch, list(argv), dict(env or {}), workdir, cancel)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
-    def _boot(self, scratch: Path, argv: list[str], env: dict[str, str], cwd: Path) -> UmlResult:
+    def _boot(
+        self,
+        scratch: Path,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        cancel: threading.Event | None,
+    ) -> UmlResult:
         version = kernel_version(self.kernel)
         if not (self.modules / version).is_dir():
             raise UmlError(f"no modules for UML kernel {version} under {self.modules}")
@@ -217,11 +240,14 @@ class UmlRunner:
             "quiet",
         ]
         started = time.monotonic()
-        console = self._spawn(boot, _memory_dir(scratch))
+        try:
+            console = self._spawn(boot, _memory_dir(scratch), cancel or threading.Event())
+        except UmlError as exc:  # what the command wrote until it was stopped
+            raise UmlStopped(str(exc), output=_output(result), files=_files(result)) from None
         return _collect(result, console, time.monotonic() - started)
 
-    def _spawn(self, boot: list[str], memory_dir: Path) -> str:
-        """Run the kernel in its own process group; kill the group on overrun."""
+    def _spawn(self, boot: list[str], memory_dir: Path, cancel: threading.Event) -> str:
+        """Run the kernel in its own process group; kill the group on overrun or cancel."""
         host_env = {"PATH": os.environ.get("PATH", ":".join(GUEST_PATH)), "TMPDIR": str(memory_dir)}
         with tempfile.TemporaryFile() as log:
             proc = subprocess.Popen(
@@ -233,7 +259,7 @@ class UmlRunner:
                 start_new_session=True,
             )
             try:
-                proc.wait(timeout=self.timeout)
+                _wait(proc, time.monotonic() + self.timeout, cancel)
             except subprocess.TimeoutExpired:
                 raise UmlError(
                     f"the UML guest did not finish within {self.timeout:.0f} s",
@@ -243,6 +269,21 @@ class UmlRunner:
                 _kill_group(proc)
             log.seek(0)
             return log.read().decode(errors="replace")
+
+
+def _wait(proc: subprocess.Popen[bytes], deadline: float, cancel: threading.Event) -> None:
+    """Until ``proc`` ends; ``TimeoutExpired`` past ``deadline``, ``UmlError`` on cancel."""
+    while True:
+        if cancel.is_set():
+            raise UmlError("the UML guest was stopped before it finished (cancelled)")
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise subprocess.TimeoutExpired(proc.args, 0)
+        try:
+            proc.wait(timeout=min(left, CANCEL_POLL))
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -312,10 +353,19 @@ def _collect(result: Path, console: str, seconds: float) -> UmlResult:
     except (OSError, ValueError):
         tail = "\n".join(console.strip().splitlines()[-10:])
         raise UmlError(f"the UML guest reported no exit code; console:\n{tail}") from None
-    output = (result / "output").read_text(errors="replace")
-    files = {
+    return UmlResult(code, _output(result), _files(result), console, seconds)
+
+
+def _output(result: Path) -> str:
+    try:
+        return (result / "output").read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _files(result: Path) -> dict[str, str]:
+    return {
         f.name: f.read_text(errors="replace")
         for f in sorted((result / "files").iterdir())
         if f.is_file()
     }
-    return UmlResult(code, output, files, console, seconds)

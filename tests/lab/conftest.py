@@ -1,44 +1,83 @@
-"""The lab fixture: builds containerlab.yml into namespaces once per test module,
-yields a ``LabHandle`` and ALWAYS removes the lab again, even when a test fails.
+"""The lab fixtures: ``lab`` (containerlab.yml built into namespaces, one build
+shared by every module that uses it, see ``lab_support``) and ``running_sites``
+(fra's and ams's site runners on a fresh database, per module). The lab is
+ALWAYS removed again, even when a test fails: when the next test does not use
+it, and at the end of the session at the latest.
 
 Needs root, FRR and nftables; elsewhere the lab tests are skipped with the
 reason. ``SCRUBCTL_LAB_NAME`` builds the lab under another name (default: the
-file's ``scrub``). ``/run/scrubctl-lab/lock`` is held for the whole module, so
-two test runs on one machine take turns instead of tearing down each other's lab.
+file's ``scrub``). ``/run/scrubctl-lab/lock`` is held while the lab is up, so
+two test runs on one machine take turns instead of tearing down each other's
+lab. Tests of this directory that use the lab run after the others, so that
+the shared lab is built once and never meets a module's labs of its own.
 """
 
 from __future__ import annotations
 
-import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lab_support import LAB_INVENTORY, RunningSites, SharedLab, lab_topology
 
 from orchestrator.lab.handle import LabHandle
-from orchestrator.lab.runner import LabRunner, missing_prerequisites
-from orchestrator.lab.topology import Topology, load_topology
+from orchestrator.lab.runner import missing_prerequisites
 
-ROOT = Path(__file__).resolve().parents[2]
-TOPOLOGY = ROOT / "containerlab.yml"
-LOCK_WAIT = 900.0  # another test run may hold the lab that long
+SITES_TIMEOUT = 60.0  # fra's and ams's sessions, from their start (seconds in the guest)
+SHARED = pytest.StashKey[SharedLab]()
 
 
-def lab_topology(name: str | None = None) -> Topology:
-    topo = load_topology(TOPOLOGY)
-    name = name or os.environ.get("SCRUBCTL_LAB_NAME")
-    return topo.renamed(name) if name else topo
+def _uses_lab(item: pytest.Item) -> bool:
+    return "lab" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """This directory's tests that use the shared lab after its other tests."""
+    here = [i for i, item in enumerate(items) if item.path.is_relative_to(Path(__file__).parent)]
+    ordered = sorted((items[i] for i in here), key=_uses_lab)  # stable: file order kept
+    for i, item in zip(here, ordered, strict=True):
+        items[i] = item
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """After the item's own teardown (its site runners stopped): the lab goes down
+    when the next test does not use it."""
+    try:
+        return (yield)
+    finally:
+        shared = item.config.stash.get(SHARED, None)
+        if shared is not None and (nextitem is None or not _uses_lab(nextitem)):
+            shared.close()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    shared = session.config.stash.get(SHARED, None)
+    if shared is not None:
+        shared.close()
 
 
 @pytest.fixture(scope="module")
-def lab() -> Iterator[LabHandle]:
+def lab(request: pytest.FixtureRequest) -> LabHandle:
+    """The shared lab, as ``lab up`` left it (reset or rebuilt for each module)."""
     reason = missing_prerequisites()
     if reason:
         pytest.skip(reason)
-    runner = LabRunner(lab_topology())
-    with runner.lock.hold(timeout=LOCK_WAIT):
-        try:
-            report = runner.up()
-            yield LabHandle(runner, report)
-        finally:
-            runner.down()
+    config = request.config
+    if SHARED not in config.stash:
+        config.stash[SHARED] = SharedLab(lab_topology())
+    return config.stash[SHARED].handle()
+
+
+@pytest.fixture(scope="module")
+def running_sites(lab: LabHandle) -> Iterator[RunningSites]:
+    """fra and ams running ``scrubctl site run`` with ``lab/inventory.yml`` on a
+    database of this module's own, both sessions Established at both transits;
+    stopped (and their files removed) after the module."""
+    running = RunningSites(lab, Path(tempfile.mkdtemp(prefix="scrubctl-lab-sites-")))
+    try:
+        running.start(LAB_INVENTORY, SITES_TIMEOUT)
+        yield running
+    finally:
+        running.stop()

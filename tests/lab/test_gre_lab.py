@@ -10,25 +10,20 @@ scrub-ams: decapsulated from the GRE tunnel from ams).
 from __future__ import annotations
 
 import json
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from lab_support import RunningSites
 
-from orchestrator.lab.expect import wait_until
 from orchestrator.lab.filters import Counters
 from orchestrator.lab.handle import LabHandle
 from orchestrator.lab.routes import fib
 from orchestrator.lab.shell import run
-from orchestrator.lab.sites import LabSites, scrubctl_argv
 from orchestrator.lab.traffic import packets
 
 pytestmark = [pytest.mark.lab, pytest.mark.uml]
 
-ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "203.0.113.0/24"
 TRANSITS = {  # transit -> the next hop it uses towards each of fra, ams and ce
     "transit1": {"fra": "192.0.2.134", "ams": "192.0.2.138", "ce": "192.0.2.150"},
@@ -38,36 +33,21 @@ REQUESTS = 20
 
 
 class Env:
-    def __init__(self, lab: LabHandle, sites: LabSites, db_url: str) -> None:
-        self.lab = lab
-        self.sites = sites
-        self.db_url = db_url
+    def __init__(self, running: RunningSites) -> None:
+        self.running = running
+        self.lab = running.lab
+        self.sites = running.sites
 
     def scrubctl(self, *args: str) -> str:
-        done = subprocess.run([*scrubctl_argv(*args), "--db", self.db_url],
-                              capture_output=True, text=True, timeout=60)  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        return done.stdout
+        return self.running.scrubctl(*args, timeout=60).stdout
 
     def wait_forwarding(self, site: str) -> None:
         for transit, hops in TRANSITS.items():
-            try:
-                wait_until(
-                    lambda t=transit, h=hops[site]: fib(self.lab.runner, t, PREFIX) == h,
-                    timeout=60,
-                    interval=0.2,
-                    what=f"{transit} forwarding via {site}",
-                )
-            except Exception:
-                print(self.sites.log_tail("fra"), self.sites.log_tail("ams"), sep="\n---\n")
-                raise
-
-    def sessions_up(self) -> bool:
-        for transit, hops in TRANSITS.items():
-            peers = self.lab.vtysh_json(transit, "show bgp summary json")["ipv4Unicast"]["peers"]
-            if any(peers[hops[s]]["state"] != "Established" for s in ("fra", "ams")):
-                return False
-        return True
+            self.running.expect(
+                f"{transit} forwarding via {site}",
+                lambda t=transit, h=hops[site]: fib(self.lab.runner, t, PREFIX) == h,
+                timeout=60,
+            )
 
     def clean_traffic(self) -> tuple[int, Counters, Counters]:
         before = self.lab.counters()
@@ -80,21 +60,8 @@ def delta(before: Counters, after: Counters, node: str, table: str, name: str) -
 
 
 @pytest.fixture(scope="module")
-def env(lab: LabHandle) -> Iterator[Env]:
-    workdir = Path(tempfile.mkdtemp(prefix="scrubctl-gre-lab-"))
-    db_url = f"sqlite:///{workdir / 'lab.db'}"
-    sites = LabSites(lab.topology, db_url, workdir)
-    environment = Env(lab, sites, db_url)
-    try:
-        environment.scrubctl("inventory", "apply", str(ROOT / "lab" / "inventory.yml"))
-        sites.start("fra")
-        sites.start("ams")
-        wait_until(environment.sessions_up, timeout=120, interval=0.5,
-                   what="ExaBGP sessions of fra and ams at both transits")  # fmt: skip
-        yield environment
-    finally:
-        sites.stop_all()
-        run(["rm", "-rf", str(workdir)], check=False)
+def env(running_sites: RunningSites) -> Env:
+    return Env(running_sites)
 
 
 @pytest.fixture

@@ -12,27 +12,20 @@ The measured figures are printed (``-rP`` shows them, also from the guest).
 from __future__ import annotations
 
 import json
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
+from lab_support import RunningSites
 
 from orchestrator.lab import traffic
-from orchestrator.lab.expect import wait_until
-from orchestrator.lab.handle import LabHandle
 from orchestrator.lab.routes import bgp_paths, fib
-from orchestrator.lab.shell import run
-from orchestrator.lab.sites import LabSites, scrubctl_argv
 from orchestrator.lab.traffic import packets
 
 pytestmark = [pytest.mark.lab, pytest.mark.uml]
 
-ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "203.0.113.0/24"
 SERVER = "203.0.113.10"  # the attacked host in the RTBH test
 CE_ADDRESS = "203.0.113.1"  # another address of acme's prefix (ce's own, on eth5)
@@ -51,23 +44,16 @@ PLANNED_TIMEOUT = 3.0
 
 
 class Env:
-    def __init__(self, lab: LabHandle, sites: LabSites, db_url: str) -> None:
-        self.lab = lab
-        self.sites = sites
-        self.db_url = db_url
+    def __init__(self, running: RunningSites) -> None:
+        self.running = running
+        self.lab = running.lab
+        self.sites = running.sites
 
     def scrubctl(self, *args: str) -> str:
-        done = subprocess.run([*scrubctl_argv(*args), "--db", self.db_url],
-                              capture_output=True, text=True, timeout=90)  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        return done.stdout
+        return self.running.scrubctl(*args, timeout=90).stdout
 
     def expect(self, what: str, check: Callable[[], bool], timeout: float = 60.0) -> None:
-        try:
-            wait_until(check, timeout=timeout, interval=0.1, what=what)
-        except Exception:
-            print(self.sites.log_tail("fra"), self.sites.log_tail("ams"), sep="\n---\n")
-            raise
+        self.running.expect(what, check, timeout, interval=0.1)
 
     def best_via(self, site: str) -> bool:
         """Both transits' best BGP path and FIB for the prefix point at ``site``."""
@@ -88,35 +74,15 @@ class Env:
         paths = bgp_paths(self.lab.runner, transit, PREFIX)
         return [p.nexthop for p in paths if p.aspath.startswith("64500")]
 
-    def sessions_up(self) -> bool:
-        for transit, hops in TRANSITS.items():
-            peers = self.lab.vtysh_json(transit, "show bgp summary json")["ipv4Unicast"]["peers"]
-            if any(peers[hops[s]]["state"] != "Established" for s in ("fra", "ams")):
-                return False
-        return True
-
     def link(self, node: str, name: str, state: str) -> None:
         self.lab.exec(node, "ip", "link", "set", name, state)
 
 
 @pytest.fixture(scope="module")
-def env(lab: LabHandle) -> Iterator[Env]:
-    workdir = Path(tempfile.mkdtemp(prefix="scrubctl-moves-lab-"))
-    db_url = f"sqlite:///{workdir / 'lab.db'}"
-    sites = LabSites(lab.topology, db_url, workdir)
-    environment = Env(lab, sites, db_url)
-    try:
-        # lab/inventory.yml gives acme rtbh_last_resort: true (the RTBH test needs it).
-        environment.scrubctl("inventory", "apply", str(ROOT / "lab" / "inventory.yml"))
-        sites.start("fra")
-        sites.start("ams")
-        environment.expect("ExaBGP sessions of fra and ams at both transits",
-                           environment.sessions_up, timeout=120)  # fmt: skip
-        traffic.ensure_server(lab.topology)
-        yield environment
-    finally:
-        sites.stop_all()
-        run(["rm", "-rf", str(workdir)], check=False)
+def env(running_sites: RunningSites) -> Env:
+    # lab/inventory.yml gives acme rtbh_last_resort: true (the RTBH test needs it).
+    traffic.ensure_server(running_sites.lab.topology)
+    return Env(running_sites)
 
 
 @pytest.fixture

@@ -6,16 +6,21 @@ with the reason where UML is not installed.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import textwrap
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from orchestrator.lab.uml import (
+    KERNEL,
     HostfsMount,
-    UmlError,
     UmlRunner,
+    UmlStopped,
     hostfs_mounts,
     kernel_version,
     missing_uml,
@@ -86,8 +91,35 @@ def test_runner_kills_an_overrunning_guest_and_leaves_nothing(
     runner: UmlRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the runner's scratch goes here
-    with pytest.raises(UmlError, match="did not finish within 8 s"):
+    with pytest.raises(UmlStopped, match="did not finish within 8 s"):
         UmlRunner(timeout=8).run(["sleep", "600"])
+    assert list(tmp_path.iterdir()) == []
+    assert _processes_mentioning(str(tmp_path)) == []
+
+
+def test_a_cancelled_guest_is_killed_and_hands_back_what_it_wrote(
+    runner: UmlRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    cancel = threading.Event()
+
+    def cancel_once_written() -> None:  # the guest's writable dir is on the host
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob("*/result/files/note")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        cancel.set()
+
+    watcher = threading.Thread(target=cancel_once_written)
+    watcher.start()
+    try:
+        with pytest.raises(UmlStopped, match="stopped before it finished") as stopped:
+            runner.run(["sh", "-c", "echo started; echo partial > $SCRUBCTL_UML_OUT/note; "
+                                    "sleep 600"], cancel=cancel)  # fmt: skip
+    finally:
+        cancel.set()
+        watcher.join()
+    assert stopped.value.files == {"note": "partial\n"}
+    assert stopped.value.output == "started\n"
     assert list(tmp_path.iterdir()) == []
     assert _processes_mentioning(str(tmp_path)) == []
 
@@ -104,39 +136,73 @@ def _processes_mentioning(text: str) -> list[str]:
     return found
 
 
-def test_marked_tests_run_in_the_guest_and_report_there(
-    runner: UmlRunner, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+@pytest.fixture
+def short_tmpdir() -> Iterator[Path]:
+    """A directory of our own under /tmp, short enough for the guest's socket paths."""
+    path = Path(tempfile.mkdtemp(prefix="uml-t-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_marked_tests_run_in_the_guest_while_the_host_runs_its_own(
+    runner: UmlRunner,
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    short_tmpdir: Path,
 ) -> None:
     monkeypatch.setenv("PYTHONPATH", str(TESTS))
     monkeypatch.setenv("SCRUBCTL_UML_FORCE", "1")
+    monkeypatch.setenv("TMPDIR", str(short_tmpdir))  # the guest's scratch dir goes here
     pytester.makeini("[pytest]\nmarkers =\n    uml: needs kernel GRE\n")
     pytester.makeconftest(
-        "from uml_support import pytest_collection_modifyitems, pytest_runtest_logreport\n"
+        "from uml_support import (pytest_collection_modifyitems, pytest_runtest_logreport,\n"
+        "    pytest_runtestloop, pytest_sessionfinish)\n"
     )
-    pytester.makepyfile(
-        test_guest=textwrap.dedent(
-            f"""
-            import os
-            import pytest
+    host_test = textwrap.dedent(
+        """
+        import os
+        import time
+        from pathlib import Path
 
-            @pytest.mark.uml
-            def test_passes_in_the_guest():
-                assert os.environ["SCRUBCTL_IN_UML"] == "1"
-                assert os.uname().release == {kernel_version()!r}
+        def cmdlines():
+            for path in Path("/proc").glob("[0-9]*/cmdline"):
+                try:
+                    yield path.read_bytes().replace(b"\\0", b" ").decode(errors="replace")
+                except OSError:
+                    continue  # the process ended meanwhile
 
-            @pytest.mark.uml
-            def test_fails_in_the_guest():
-                assert os.uname().release == "the-host-kernel"
+        def test_not_marked_runs_on_the_host_while_the_guest_runs():
+            # first in the file, yet the guest's kernel (its scratch dir in our TMPDIR)
+            # runs beside it: the guest does not wait until the host's tests are done
+            assert "SCRUBCTL_IN_UML" not in os.environ
+            scratch = os.environ["TMPDIR"] + "/scrubctl-uml-"
+            deadline = time.monotonic() + 60
+            while not any(KERNEL in args and scratch in args for args in cmdlines()):
+                assert time.monotonic() < deadline, "no guest kernel beside the host's test"
+                time.sleep(0.1)
+        """
+    ).replace("KERNEL", repr(str(KERNEL)))
+    guest_tests = textwrap.dedent(
+        f"""
+        import pytest
 
-            @pytest.mark.uml
-            def test_skips_in_the_guest():
-                pytest.skip("no widgets here")
+        @pytest.mark.uml
+        def test_passes_in_the_guest():
+            assert os.environ["SCRUBCTL_IN_UML"] == "1"
+            assert os.uname().release == {kernel_version()!r}
 
-            def test_not_marked_runs_on_the_host():
-                assert "SCRUBCTL_IN_UML" not in os.environ
-            """
-        )
+        @pytest.mark.uml
+        def test_fails_in_the_guest():
+            assert os.uname().release == "the-host-kernel"
+
+        @pytest.mark.uml
+        def test_skips_in_the_guest():
+            pytest.skip("no widgets here")
+        """
     )
+    pytester.makepyfile(test_guest=host_test + guest_tests)
     outcome = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs")
     outcome.assert_outcomes(passed=2, failed=1, skipped=1)
     out = outcome.stdout.str()
