@@ -159,11 +159,18 @@ class LegitStream:
     def __init__(self, process: subprocess.Popen[str], limit: float) -> None:
         self.process = process
         self.limit = limit
+        self._result: LegitResult | None = None
 
     def running(self) -> bool:
         return self.process.poll() is None
 
     def stop(self) -> LegitResult:
+        """Stop the stream (again: the same result) and return its figures."""
+        if self._result is None:
+            self._result = self._stop()
+        return self._result
+
+    def _stop(self) -> LegitResult:
         if self.process.poll() is None:
             self.process.terminate()
         try:

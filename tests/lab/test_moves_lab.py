@@ -3,9 +3,11 @@
 fra's dedicated line, and RTBH as the last resort when every return path is down.
 
 ams's return path is a GRE tunnel, so where this kernel has no GRE the module
-runs in a user-mode Linux guest. A "stream" is the lab's bounded HTTP client
-(``traffic.legit``: one request after the other, 1 s timeout each) running in a
-thread while the test moves the customer; a lost request is a failed one.
+runs in a user-mode Linux guest. A "stream" is the lab's HTTP client
+(``traffic.start_legit``: one request after the other, 50 ms apart) running
+while the test moves the customer and stopped a second after the move is
+done, however long the move took in a slow guest; a lost request is one
+without an answer within the stream's timeout.
 The measured figures are printed (``-rP`` shows them, also from the guest).
 """
 
@@ -14,7 +16,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -35,7 +36,6 @@ TRANSITS = {  # transit -> the next hop it uses towards each of fra, ams and ce
 }
 FRA_LINE = "eth3"  # ce's side of the fra-ce dedicated line
 AMS_OUTER = "eth4"  # ce's side of the ams-ce link that carries the GRE outer packets
-STREAM = 600  # requests per stream: at 50 ms apart, at least 30 s of traffic
 GAP = 0.05
 # A planned move must lose no request: none may go unanswered for 3 s, long enough
 # for TCP's first retransmission (1 s) and for the guest's CPU stalls on a busy host
@@ -101,33 +101,40 @@ def diverted(env: Env, request: pytest.FixtureRequest) -> Iterator[Env]:
         env.expect_via("ce")
 
 
-def stream(env: Env, pool: ThreadPoolExecutor, timeout: float) -> Future[traffic.LegitResult]:
-    """``STREAM`` requests; one is lost when it has no answer within ``timeout``."""
-    future = pool.submit(traffic.legit, env.lab.topology, count=STREAM, interval=GAP,
-                         timeout=timeout)  # fmt: skip
+def stream(env: Env, timeout: float) -> traffic.LegitStream:
+    """Requests until stopped; one is lost when it has no answer within ``timeout``."""
+    requests = traffic.start_legit(env.lab.topology, interval=GAP, timeout=timeout)
     time.sleep(1.0)  # requests are flowing before anything moves
-    assert not future.done()
-    return future
+    assert requests.running()
+    return requests
+
+
+def stop(requests: traffic.LegitStream) -> traffic.LegitResult:
+    """A second more of requests after the move, then the stream's figures."""
+    time.sleep(1.0)
+    assert requests.running(), "the stream ended before the moves were done"
+    return requests.stop()
 
 
 def test_planned_failover_and_failback_lose_no_request(diverted: Env) -> None:
     before = diverted.lab.counters()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        requests = stream(diverted, pool, PLANNED_TIMEOUT)
+    requests = stream(diverted, PLANNED_TIMEOUT)
+    try:
         diverted.scrubctl("failover", "acme", "--from", "fra", "--to", "ams",
                           "--reason", "planned move", "--wait")  # fmt: skip
         diverted.expect_via("ams")
         time.sleep(2.0)  # some requests take the GRE tunnel
         diverted.scrubctl("failback", "acme", "--reason", "planned move over", "--wait")
         diverted.expect_via("fra")
-        assert not requests.done(), "the stream ended before both moves were done"
-        result = requests.result()
+        result = stop(requests)
+    finally:
+        requests.stop()
     after = diverted.lab.counters()
     print(f"planned failover + failback: {result.sent} requests sent, {result.ok} answered "
           f"within {PLANNED_TIMEOUT:g} s, {result.failed} lost, "
           f"over {result.elapsed:.1f} s")  # fmt: skip
-    assert result.sent == STREAM
-    assert result.failed == 0 and result.ok == STREAM
+    assert result.sent > 40  # the stream ran across both moves
+    assert result.failed == 0 and result.ok == result.sent
     # The stream really crossed both return paths: fra's line and ams's tunnel.
     assert packets(after, "ce", "lab", "from_ams") > packets(before, "ce", "lab", "from_ams")
     assert packets(after, "ce", "lab", "from_fra") > packets(before, "ce", "lab", "from_fra")
@@ -138,19 +145,21 @@ def fibs_via(env: Env, site: str) -> bool:
 
 
 def test_fra_line_failure_moves_both_transits_to_ams(diverted: Env) -> None:
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        requests = stream(diverted, pool, 1.0)
+    requests = stream(diverted, 1.0)
+    try:
         cut = time.monotonic()
         diverted.link("ce", FRA_LINE, "down")
         # Timed on the kernel FIBs alone (cheap to poll), then BGP's best paths checked.
         diverted.expect("both transits' FIB via ams", lambda: fibs_via(diverted, "ams"))
         moved = time.monotonic() - cut
         diverted.expect_via("ams")
-        result = requests.result()
+        result = stop(requests)
+    finally:
+        requests.stop()
     print(f"unplanned loss of fra's line: transits via ams after {moved:.1f} s; "
           f"{result.sent} requests sent, {result.ok} answered within 1 s, "
           f"{result.failed} lost")  # fmt: skip
-    assert result.sent == STREAM
+    assert result.sent > 20
     assert result.ok > 0  # the loose bound: fewer than all were lost
     diverted.link("ce", FRA_LINE, "up")
     diverted.expect_via("fra")
