@@ -223,9 +223,9 @@ def view(db: Database) -> PathView:
 
 def path_events(db: Database) -> list[tuple[str, str, str]]:
     return [
-        (e["action"], e["target"], e["reason"])
+        (e.action, e.target, e.reason)
         for e in events(db, since=None, limit=100)
-        if e["action"].startswith("path.")
+        if e.action.startswith("path.")
     ]
 
 
