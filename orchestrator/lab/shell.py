@@ -116,6 +116,14 @@ def stop_pids(pids: Sequence[int], grace: float = 3.0) -> None:
         time.sleep(0.05)
 
 
+def remove_namespace(namespace: str) -> None:
+    """Stop every process in ``namespace`` and delete it; nothing if it does not exist."""
+    if not Path(f"/run/netns/{namespace}").exists():
+        return
+    stop_pids(namespace_pids(namespace))
+    run(["ip", "netns", "del", namespace], check=False)
+
+
 def _kill(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)

@@ -24,7 +24,7 @@ import pytest
 from orchestrator.files import stop_process
 from orchestrator.lab.frr import Frr
 from orchestrator.lab.runner import missing_prerequisites
-from orchestrator.lab.shell import in_netns, namespace_pids, run, stop_pids
+from orchestrator.lab.shell import in_netns, remove_namespace, run
 
 pytestmark = pytest.mark.lab
 
@@ -91,9 +91,7 @@ class Pair:
 
     def down(self) -> None:
         for ns in (self.site, self.peer):
-            if Path(f"/run/netns/{ns}").exists():
-                stop_pids(namespace_pids(ns))
-                run(["ip", "netns", "del", ns], check=False)
+            remove_namespace(ns)
 
 
 @pytest.fixture(scope="module")

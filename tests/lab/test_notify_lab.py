@@ -27,7 +27,7 @@ from sqlalchemy import select
 from orchestrator.files import stop_process
 from orchestrator.lab.frr import Frr
 from orchestrator.lab.runner import missing_prerequisites
-from orchestrator.lab.shell import in_netns, namespace_pids, run, stop_pids
+from orchestrator.lab.shell import in_netns, remove_namespace, run
 from orchestrator.store.db import Database
 from orchestrator.store.models import AgentSyncRow, SessionRow, SiteSyncRow
 
@@ -94,9 +94,7 @@ class Peer:
 
     def down(self) -> None:
         for ns in (self.ns, self.peer_ns):
-            if Path(f"/run/netns/{ns}").exists():
-                stop_pids(namespace_pids(ns))
-                run(["ip", "netns", "del", ns], check=False)
+            remove_namespace(ns)
 
     def received(self) -> set[str]:
         out = run([*self.frr.vtysh_argv(), "-c", "show bgp ipv4 unicast json"]).stdout
