@@ -364,12 +364,16 @@ class Demo:
                      f"(timeout {m.timeout:g} s)")  # fmt: skip
 
     def teardown(self, keep: bool) -> None:
-        where = self.db_url if keep else "DB (after `lab demo --keep` on a kernel with GRE)"
-        self.say(f"dashboard: `scrubctl serve --db {where}`; http://127.0.0.1:8180/ (README)")
         if keep:
             self.say(f"lab left up (--keep); database {self.db_url}; stop with `scrubctl lab "
                      "down` after stopping the site runners")  # fmt: skip
+            self.say(f"dashboard: `scrubctl serve --db {self.db_url}`, then "
+                     "http://127.0.0.1:8180/ (README: the dashboard)")  # fmt: skip
             return
+        self.say(
+            "dashboard: run `scrubctl lab demo --keep` on a kernel with GRE, then "
+            "`scrubctl serve --db` with the database it prints (README: the dashboard)"
+        )
         if self.sites is not None:
             self.sites.stop_all()
         self.runner.down()
