@@ -71,13 +71,20 @@ def lab(request: pytest.FixtureRequest) -> LabHandle:
 
 
 @pytest.fixture(scope="module")
-def running_sites(lab: LabHandle) -> Iterator[RunningSites]:
-    """fra and ams running ``scrubctl site run`` with ``lab/inventory.yml`` on a
+def sites_inventory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The inventory ``running_sites`` applies: ``lab/inventory.yml`` unless the
+    module overrides this fixture (``lab_support.dedicated_inventory``)."""
+    return LAB_INVENTORY
+
+
+@pytest.fixture(scope="module")
+def running_sites(lab: LabHandle, sites_inventory: Path) -> Iterator[RunningSites]:
+    """fra and ams running ``scrubctl site run`` with ``sites_inventory`` on a
     database of this module's own, both sessions Established at both transits;
     stopped (and their files removed) after the module."""
     running = RunningSites(lab, Path(tempfile.mkdtemp(prefix="scrubctl-lab-sites-")))
     try:
-        running.start(LAB_INVENTORY, SITES_TIMEOUT)
+        running.start(sites_inventory, SITES_TIMEOUT)
         yield running
     finally:
         running.stop()

@@ -15,8 +15,9 @@ at the end of the session at the latest), so a module that builds labs of its
 own never meets it; the lab lock is held while it is up.
 
 ``RunningSites`` is what three modules used to start by hand: a fresh database
-with ``lab/inventory.yml``, ``scrubctl site run`` for fra and ams, both
-sessions Established at both transits.
+with an inventory (``lab/inventory.yml``, or ``dedicated_inventory``'s variant of
+it), ``scrubctl site run`` for fra and ams, both sessions Established at both
+transits.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from orchestrator.errors import ScrubError
 from orchestrator.lab import returns
 from orchestrator.lab.expect import wait_until
@@ -42,6 +45,7 @@ from orchestrator.lab.topology import Topology, load_topology
 ROOT = Path(__file__).resolve().parents[2]
 TOPOLOGY = ROOT / "containerlab.yml"
 LAB_INVENTORY = ROOT / "lab" / "inventory.yml"
+AMS_CE_REMOTE = "192.0.2.162"  # ce's address on the ams-ce link (the GRE tunnel's far end)
 LOCK_WAIT = 900.0  # another test run may hold the lab that long
 CONVERGE = 60.0  # seconds for the FRR sessions after a reset
 # transit -> (fra's address there, ams's address there)
@@ -49,6 +53,23 @@ SITE_PEERS = {
     "transit1": ("192.0.2.134", "192.0.2.138"),
     "transit2": ("192.0.2.142", "192.0.2.146"),
 }
+
+
+def dedicated_inventory(directory: Path) -> Path:
+    """``lab/inventory.yml`` with ams's return path to acme as a dedicated line over
+    the ams-ce link (ams eth3 to ce's 192.0.2.162) instead of the GRE tunnel over it,
+    written into ``directory``. For the modules that test the agent and the moves
+    between sites, not the tunnel: they need no kernel GRE and run on the host; the
+    tunnel is tested by ``test_gre_lab``, the demo and the kernel tests in the guest."""
+    inventory = yaml.safe_load(LAB_INVENTORY.read_text())
+    paths = inventory["customers"]["acme"]["return_paths"]
+    gre = paths["ams"]
+    assert gre["kind"] == "gre" and gre["remote"] == AMS_CE_REMOTE, gre
+    paths["ams"] = {"kind": "dedicated", "interface": "eth3", "next_hop": AMS_CE_REMOTE,
+                    "health": gre["health"]}  # fmt: skip
+    path = directory / "inventory-dedicated.yml"
+    path.write_text(yaml.safe_dump(inventory, sort_keys=False))
+    return path
 
 
 def lab_topology(name: str | None = None) -> Topology:
