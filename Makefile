@@ -15,7 +15,7 @@ test: setup
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy
-	$(VENV)/python -m pytest -q -p no:cacheprovider
+	$(VENV)/python -m pytest -q -p no:cacheprovider --durations=30
 
 bench: setup
 	$(VENV)/python bench/run.py
