@@ -18,6 +18,11 @@ process each) go first, against the same site, for the figures side by side:
 each run through ``bench/commit_probe.py`` (the CLI's entry point with a
 SQLAlchemy ``after_commit`` listener), so launch -> commit is the CLI's start-up
 plus its transaction.
+
+Last, the floor under any CLI run on this machine: fresh interpreters (the
+venv's) that only import what every running ``scrubctl`` command must import:
+SQLAlchemy (the store) and typer's command machinery (typer >= 0.29 converts
+every option through its pydantic adapters), ``--runs`` times each.
 """
 
 from __future__ import annotations
@@ -173,10 +178,30 @@ def run(lab: LabHandle, runs: int, cli: str, say: Callable[[str], None] = print)
                 say(f"  run {i + 1:2d}: {ms(api_runs[-1].total)} ms, "
                     f"ack at {ms(api_runs[-1].to_ack)} ms")  # fmt: skip
                 time.sleep(0.2)
-        return report(cli_runs, api_runs, runs)
+        say(f"floor: {runs} run(s) each of {', '.join(FLOORS)}")
+        return report(cli_runs, api_runs, runs, floors(runs))
 
 
-def report(cli_runs: list[ttd.Run], api_runs: list[ApiRun], runs: int) -> str:
+FLOORS = {  # what every running CLI command imports, one fresh interpreter a run
+    "python -c pass": "pass",
+    "python -c 'import sqlalchemy'": "import sqlalchemy",
+    "python -c 'import typer._adapters'": "import typer._adapters",
+}
+
+
+def floors(runs: int) -> dict[str, list[float]]:
+    seconds: dict[str, list[float]] = {name: [] for name in FLOORS}
+    for _ in range(runs):
+        for name, code in FLOORS.items():  # interleaved: load changes hit all alike
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True)
+            seconds[name].append(time.perf_counter() - started)
+    return seconds
+
+
+def report(
+    cli_runs: list[ttd.Run], api_runs: list[ApiRun], runs: int, floor: dict[str, list[float]]
+) -> str:
     def row(name: str, values: list[float]) -> tuple[str, str, str, str]:
         s = Stats(tuple(values))
         return (name, ms(s.median), ms(s.min), ms(s.max))
@@ -192,6 +217,7 @@ def report(cli_runs: list[ttd.Run], api_runs: list[ApiRun], runs: int) -> str:
         row("  request sent -> ExaBGP ack", [r.to_ack for r in api_runs]),
         row("  ExaBGP ack -> FIB", [r.ack_to_fib for r in api_runs]),
         row("API: divert stop -> out of FIB", [r.stop_to_gone for r in api_runs]),
+        *(row(f"floor: {name}", values) for name, values in floor.items()),
     ]
     api = Stats(tuple(r.total for r in api_runs))
     ack = Stats(tuple(r.to_ack for r in api_runs))
