@@ -6,8 +6,9 @@ for each ack -> record (the acks, and how long the sync took). It wakes when
 the database's change counter moves, when a planned change falls due (drain
 end, RTBH expiry), or when ExaBGP reports a session change, which it records as
 observed state for the planner. How it learns of a change is its ``Waker``
-(``site/waker.py``): on SQLite it reads the counter every 20 ms; on PostgreSQL a
-NOTIFY wakes it at once, in the same ``select`` that waits on ExaBGP's pipe.
+(``site/waker.py``): on PostgreSQL a NOTIFY, on an SQLite file inotify, wakes it
+at once, in the same ``select`` that waits on ExaBGP's pipe; where neither can
+be had it reads the counter every 20 ms.
 
 On start it asks ExaBGP what it still announces (``show adj-rib out json``):
 after a respawn ExaBGP keeps its routes and replays nothing, so the first

@@ -3,9 +3,18 @@
 The agent's loop waits on ExaBGP's pipe; a ``Waker`` adds a second thing to
 wait for, in the same ``select``:
 
-- ``PollWaker`` (SQLite, or a PostgreSQL driver without LISTEN support): no
-  descriptor, the wait ends every ``interval`` (20 ms) and the agent reads
-  the counter (one indexed single-row read).
+- ``InotifyWaker`` (an SQLite file, on Linux): an inotify descriptor watching
+  the database's directory (not the files: SQLite deletes the ``-wal`` file
+  when its last connection closes and creates it again later). A writer that
+  bumps the counter touches the database file once its commit is visible
+  (``store/db.py``: the WAL frames are written before the commit is, so their
+  own events may come too early), and every write of the database or its
+  ``-wal`` counts too; the counter is still read every ``fallback`` seconds.
+  An event without a change (the agent's own acks, another reader's checkpoint)
+  costs one counter read and writes nothing, so it cannot feed itself.
+- ``PollWaker`` (SQLite where inotify cannot be had, or a PostgreSQL driver
+  without LISTEN support): no descriptor, the wait ends every ``interval``
+  (20 ms) and the agent reads the counter (one indexed single-row read).
 - ``ListenWaker`` (PostgreSQL through psycopg): a dedicated autocommit
   connection that ``LISTEN``s on ``scrubctl_change``; every bump of the
   counter sends a ``NOTIFY`` in its own transaction (``store/db.py``), which
@@ -15,8 +24,8 @@ wait for, in the same ``select``:
   closed and opened again every ``retry`` seconds; meanwhile the agent polls
   every ``poll`` seconds as on SQLite.
 
-No thread, no busy loop: between changes an agent on PostgreSQL reads the
-counter once a second.
+No thread, no busy loop: between changes an agent on PostgreSQL, or on an
+SQLite file on Linux, reads the counter once a second.
 """
 
 from __future__ import annotations
@@ -26,7 +35,8 @@ import os
 import select
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orchestrator.errors import InvalidInput
 from orchestrator.store.db import NOTIFY_CHANNEL, Database
@@ -36,7 +46,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("scrubctl.agent")
 POLL_S = 0.02  # SQLite, and PostgreSQL while the LISTEN connection is down
-FALLBACK_S = 1.0  # PostgreSQL: read the counter at least this often anyway
+FALLBACK_S = 1.0  # PostgreSQL, inotify: read the counter at least this often anyway
 RETRY_S = 1.0  # PostgreSQL: a lost LISTEN connection is opened again this often
 # libpq's TCP keepalives: a peer that vanished without closing is noticed in ~1 min
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
@@ -159,6 +169,68 @@ class ListenWaker:
             self._conn = None
 
 
+class InotifyWaker:
+    """Wakes on what a commit does to an SQLite file: raises ``OSError`` when inotify
+    cannot be had (no more instances or watches for this user), ``ImportError`` off
+    Linux. See the module's docstring."""
+
+    def __init__(self, path: Path, *, fallback: float = FALLBACK_S, poll: float = POLL_S) -> None:
+        from inotify_simple import INotify, flags
+
+        self._flags = flags
+        real = path.resolve()  # SQLite resolves symlinks: its -wal is beside the target
+        # The file: written (by a checkpoint, or without WAL), touched by a writer
+        # after its commit, created or moved in (a restore). The -wal: written (the
+        # frames of a commit); not its metadata, which a new connection changes.
+        file_events = flags.MODIFY | flags.ATTRIB | flags.CREATE | flags.MOVED_TO
+        self._relevant = {real.name: file_events, f"{real.name}-wal": flags.MODIFY}
+        self.fallback, self.poll = fallback, poll
+        self._inotify: Any = INotify(nonblocking=True)
+        try:
+            self._inotify.add_watch(real.parent, file_events | flags.ONLYDIR)
+        except OSError:
+            self._inotify.close()
+            raise
+        self.watching = True
+
+    def fileno(self) -> int | None:
+        return int(self._inotify.fileno()) if self.watching else None
+
+    def timeout(self) -> float:
+        return self.fallback if self.watching else self.poll
+
+    def drain(self) -> int:
+        """Count the events that may be a commit (the descriptor turns readable for
+        others too: a new connection changes the -wal's owner). A full queue counts as one
+        (a change may have been missed), and so does a watch the kernel removed (the
+        directory is gone): from then on the agent polls every ``poll`` seconds."""
+        if not self.watching:
+            return 0
+        count = 0
+        for event in self._inotify.read(timeout=0):
+            if event.mask & self._flags.IGNORED:
+                self.watching = False
+                log.warning("the database's directory is no longer watched; polling every %g s",
+                            self.poll)  # fmt: skip
+                count += 1
+            elif event.mask & (self._flags.Q_OVERFLOW | self._relevant.get(event.name, 0)):
+                count += 1
+        return count
+
+    def close(self) -> None:
+        self._inotify.close()
+
+
+def inotify_or_poll(path: Path, fallback: float) -> Waker:
+    """An ``InotifyWaker`` on ``path``, or the 20 ms poll if inotify cannot be had."""
+    try:
+        return InotifyWaker(path, fallback=fallback)
+    except (ImportError, OSError) as exc:
+        log.warning("cannot watch %s for changes (%s); polling every %g s",
+                    path, exc, POLL_S)  # fmt: skip
+        return PollWaker()
+
+
 def fallback_poll() -> float:
     """``SCRUBCTL_NOTIFY_FALLBACK`` seconds (0 < s <= 3600), default ``FALLBACK_S``."""
     text = os.environ.get("SCRUBCTL_NOTIFY_FALLBACK", "").strip()
@@ -189,8 +261,14 @@ def psycopg_connector(db: Database) -> Callable[[], psycopg.Connection[tuple[obj
 
 
 def waker_for(db: Database, *, fallback: float | None = None) -> Waker:
-    """LISTEN/NOTIFY on PostgreSQL through psycopg; the 20 ms poll otherwise."""
+    """LISTEN/NOTIFY on PostgreSQL through psycopg; inotify on an SQLite file; the
+    20 ms poll otherwise (in memory, a ``file:`` URI, inotify not available)."""
     engine = db.engine
-    if engine.dialect.name != "postgresql" or engine.dialect.driver != "psycopg":
-        return PollWaker()
-    return ListenWaker(psycopg_connector(db), fallback=fallback or fallback_poll())
+    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        return ListenWaker(psycopg_connector(db), fallback=fallback or fallback_poll())
+    if db.path is not None:
+        return inotify_or_poll(db.path, fallback or fallback_poll())
+    if db.is_sqlite:
+        log.warning("cannot watch %s for changes (not a file); polling every %g s",
+                    db.url, POLL_S)  # fmt: skip
+    return PollWaker()

@@ -18,7 +18,10 @@ The change counter ``meta.generation`` is bumped when the transaction commits,
 unless the use case declared it changed nothing (``unchanged(session)``: the
 same request again), so no agent wakes up for a no-op. On PostgreSQL the same
 transaction sends ``NOTIFY scrubctl_change`` with the new counter as payload:
-delivered on commit only, it wakes the agents listening (``site/waker.py``). A database that
+delivered on commit only, it wakes the agents listening (``site/waker.py``). On
+SQLite the writer touches the database file once the bump is committed and
+visible (its modification time: SQLite itself never looks at it), which wakes
+the agents watching its directory with inotify. A database that
 stays busy raises ``DatabaseBusy``, never a driver traceback. How long a writer
 waits: ``SCRUBCTL_BUSY_TIMEOUT`` seconds, default ``BUSY_TIMEOUT_S``.
 """
@@ -28,7 +31,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -232,12 +235,15 @@ class Database:
                 lock_generation(session)
             try:
                 yield session
-                if bump and not session.info.get(_UNCHANGED, False):
+                bumped = bump and not session.info.get(_UNCHANGED, False)
+                if bumped:
                     bump_generation(session)
                 session.commit()
             except BaseException:
                 session.rollback()
                 raise
+        if bumped and self.path is not None:
+            touch_after_commit(self.path)
 
     @contextmanager
     def _busy_guard(self) -> Iterator[None]:
@@ -275,6 +281,13 @@ def unchanged(session: Session) -> None:
         raise RuntimeError("unchanged() after a write in the same transaction")
     session.info[_UNCHANGED] = True
     session.rollback()  # ends the transaction (and the lock) without writing
+
+
+def touch_after_commit(path: Path) -> None:
+    """SQLite's NOTIFY: set the file's modification time after a bump committed. The
+    change is made already; if the touch fails, the agents' fallback read finds it."""
+    with suppress(OSError):
+        os.utime(path)
 
 
 def lock_generation(session: Session) -> None:

@@ -1,11 +1,13 @@
-"""Agents on PostgreSQL wake on NOTIFY: `scrubctl site run` (a real ExaBGP and
-its agent) on a private PostgreSQL cluster, a real FRR peer, and a diversion
-started with `scrubctl divert start --wait`.
+"""Agents wake at the commit: on PostgreSQL by NOTIFY, on an SQLite file by
+inotify. `scrubctl site run` (a real ExaBGP and its agent) on a private
+PostgreSQL cluster or an SQLite file, a real FRR peer, and a diversion started
+with `scrubctl divert start --wait`.
 
 The agent's fallback poll is set to 30 s (``SCRUBCTL_NOTIFY_FALLBACK``), so the
 diversion can be acknowledged within the 2 s ``--wait`` only if the commit's
-NOTIFY woke the agent. Two private namespaces joined by a veth (FRR in one,
-the site in the other), removed again whatever happens; not the lab.
+NOTIFY, or its write of the SQLite file, woke the agent. Two private
+namespaces joined by a veth (FRR in one, the site in the other), removed again
+whatever happens; not the lab.
 """
 
 from __future__ import annotations
@@ -138,16 +140,23 @@ def caught_up(db: Database) -> bool:
         return any(up) and synced is not None and synced.generation == generation
 
 
-def test_an_agent_on_postgresql_acknowledges_a_diversion_woken_by_notify(
-    peer: Peer, pg_url: str, tmp_path: Path
+@pytest.fixture(params=["postgresql", "sqlite"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'scrubctl.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def test_an_agent_acknowledges_a_diversion_woken_at_the_commit(
+    peer: Peer, db_url: str, tmp_path: Path
 ) -> None:
     inventory, log = tmp_path / "inventory.yml", tmp_path / "site.log"
     inventory.write_text(INVENTORY)
     scrubctl = [sys.executable, "-m", "orchestrator"]
-    env = dict(os.environ, SCRUBCTL_DB=pg_url, SCRUBCTL_NOTIFY_FALLBACK=FALLBACK_S,
+    env = dict(os.environ, SCRUBCTL_DB=db_url, SCRUBCTL_NOTIFY_FALLBACK=FALLBACK_S,
                PYTHONUNBUFFERED="1")  # fmt: skip
     run([*scrubctl, "inventory", "apply", str(inventory)], env=env)
-    db = Database(pg_url)
+    db = Database(db_url)
     with log.open("ab") as out:
         site = subprocess.Popen(
             in_netns(peer.ns, [*scrubctl, "site", "run", "x", "--no-return-paths",

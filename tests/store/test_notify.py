@@ -17,7 +17,7 @@ from sqlalchemy import text
 from orchestrator.inventory import load_inventory
 from orchestrator.service import diversions, observed
 from orchestrator.service import inventory as inventory_service
-from orchestrator.site.waker import ListenWaker, PollWaker, psycopg_connector, waker_for
+from orchestrator.site.waker import ListenWaker, psycopg_connector, waker_for
 from orchestrator.store.db import Database, unchanged
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,11 +143,3 @@ def test_a_lost_listen_connection_is_opened_again(db: Database) -> None:
         assert waker.drain() == 1
     finally:
         waker.close()
-
-
-def test_sqlite_polls_every_20_ms(tmp_path: Path) -> None:
-    database = Database(f"sqlite:///{tmp_path / 'x.db'}")
-    made = waker_for(database)
-    assert isinstance(made, PollWaker)
-    assert (made.fileno(), made.timeout()) == (None, 0.02)
-    database.dispose()
