@@ -42,7 +42,7 @@ from orchestrator.errors import DatabaseBusy, DatabaseUnavailable, InvalidInput,
 from orchestrator.private_files import create_private_file, make_private_dirs
 from orchestrator.store.models import Meta, utcnow
 
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 NOTIFY_CHANNEL = "scrubctl_change"  # PostgreSQL: every bump of the change counter
 BUSY_TIMEOUT_S = 5.0
 MIGRATIONS = Path(__file__).parent / "migrations"
