@@ -43,7 +43,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import FrameType
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -58,6 +58,7 @@ from orchestrator.errors import NotFound, ScrubError
 from orchestrator.inventory import Inventory
 from orchestrator.service import observed
 from orchestrator.service.observed import HistoryLimits, PathReading, PathSample
+from orchestrator.service.paths import HISTORY_KEEP  # samples older are pruned: 24 h
 from orchestrator.service.snapshot import load_inventory
 from orchestrator.site import health
 from orchestrator.site.health import PathHealth, Thresholds
@@ -70,7 +71,6 @@ FIGURES_EVERY = 1.0  # seconds between writes of the loss/RTT figures
 MAX_WAIT = 0.2  # longest wait on the sockets: how fast a stop or a change is seen
 PROBE_TIMEOUT = 2.0  # an answer later than min(interval, this) counts as lost
 HISTORY_EVERY = 60.0  # seconds between the samples of each path's history
-HISTORY_KEEP = timedelta(hours=24)  # samples older than this are pruned
 HISTORY_MAX = 2_000  # samples kept per path at most (a day of minutes plus transitions)
 
 
