@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from db_support import dump_db
 from sqlalchemy import inspect, select
 
-from orchestrator.errors import InvalidInput
+from orchestrator.errors import InvalidInput, StaleState
 from orchestrator.inventory import load_inventory
 from orchestrator.service import inventory as inventory_service
 from orchestrator.store.db import SCHEMA_HEAD, Database, busy_timeout, resolve_url
@@ -185,3 +185,23 @@ def test_upgrade_from_0005_adds_an_empty_path_history_and_keeps_path_health(
     indexes = inspect(db.engine).get_indexes("return_path_samples")
     assert [i["column_names"] for i in indexes] == [["customer", "site", "at"]]
     db.dispose()
+
+
+def test_a_pinned_write_refuses_a_moved_change_counter_and_writes_nothing(db: Database) -> None:
+    pinned = db.pinned(db.generation())
+    with db.write():
+        pass  # another change: the counter moves
+    before = dump_db(db.url)
+    stale = pytest.raises(StaleState, match=r"^generation: the state changed since it was read")
+    with stale, pinned.write(bump=False) as session:
+        session.add(EventRow(at=NOW, actor="t", action="x", target="y", reason="", detail={}))
+    assert dump_db(db.url) == before
+
+
+def test_a_pinned_write_at_the_current_counter_commits_once(db: Database) -> None:
+    pinned = db.pinned(db.generation())
+    with pinned.write() as session:
+        session.add(EventRow(at=NOW, actor="t", action="x", target="y", reason="", detail={}))
+    assert db.generation() == 1
+    with pytest.raises(StaleState), pinned.write():  # its own commit moved the counter
+        pass

@@ -12,7 +12,7 @@ from pg_support import private_cluster
 from sqlalchemy import select, text
 
 from orchestrator.domain import Health
-from orchestrator.errors import DatabaseBusy
+from orchestrator.errors import DatabaseBusy, StaleState
 from orchestrator.inventory import load_inventory
 from orchestrator.planner import plan
 from orchestrator.service import diversions, observed, rtbh
@@ -91,4 +91,18 @@ def test_path_history_is_written_and_pruned_on_postgresql(pg_url: str) -> None:
         query = select(ReturnPathSampleRow).order_by(ReturnPathSampleRow.id)
         kept = [(r.at - start, r.loss, r.rtt_ms) for r in session.scalars(query)]
     assert kept == [(timedelta(minutes=m), 0.05, 4.0) for m in (9, 12, 15)]
+    db.dispose()
+
+
+def test_a_pinned_write_refuses_a_moved_change_counter_on_postgresql(pg_url: str) -> None:
+    db = Database(pg_url)
+    db.ensure_schema()
+    pinned = db.pinned(db.generation())
+    with db.write():
+        pass
+    before = db.generation()
+    stale = pytest.raises(StaleState, match=r"^generation: the state changed since it was read")
+    with stale, pinned.write():
+        pass
+    assert db.generation() == before
     db.dispose()
