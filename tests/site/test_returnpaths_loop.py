@@ -357,3 +357,15 @@ def test_history_is_capped_per_path(db: Database, monkeypatch: pytest.MonkeyPatc
     run_for(loop, prober, 31)
     assert [round(t) for t, _, _ in samples(db, "beta")] == [20, 25, 30]
     assert [round(t) for t, _, _ in samples(db, "acme")] == [20, 25, 30]
+
+
+def test_a_removed_paths_history_is_forgotten_with_it(db: Database) -> None:
+    loop, _prober = clocked_loop(db)
+    turns(loop, 3)
+    assert samples(db, "acme") and samples(db, "beta")
+    data = copy.deepcopy(INVENTORY)
+    del data["customers"]["acme"]
+    store(db, data)
+    loop.step()
+    assert samples(db, "acme") == []
+    assert samples(db, "beta") != []
