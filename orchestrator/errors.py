@@ -83,6 +83,12 @@ class Conflict(ScrubError):
     exit_code = ExitCode.CONFLICT
 
 
+class StaleState(Conflict):
+    """A change confirmed against a state read earlier (the change counter it was
+    previewed at) found the store changed when its transaction took the write lock;
+    nothing was written."""
+
+
 class DatabaseBusy(ScrubError):
     exit_code = ExitCode.BUSY
 

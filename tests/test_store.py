@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from db_support import dump_db
 from sqlalchemy import inspect, select
 
-from orchestrator.errors import InvalidInput
+from orchestrator.errors import InvalidInput, StaleState
 from orchestrator.inventory import load_inventory
 from orchestrator.service import inventory as inventory_service
 from orchestrator.store.db import SCHEMA_HEAD, Database, busy_timeout, resolve_url
@@ -155,3 +155,53 @@ def test_upgrade_from_0001_keeps_return_path_health(tmp_path: Path) -> None:
     assert row[5:] == (None, None, None)
     assert rows["customer_moves"] == [] and rows["site_sync"] == []
     db.dispose()
+
+
+def test_upgrade_from_0005_adds_an_empty_path_history_and_keeps_path_health(
+    tmp_path: Path,
+) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from orchestrator.store.db import MIGRATIONS
+
+    db = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with db.engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0005")
+        conn.exec_driver_sql(
+            "INSERT INTO return_path_health (customer, site, health, detail, changed_at, loss, "
+            "rtt_ms) VALUES ('acme', 'fra', 'up', 'answered', '2026-03-01 12:00:00', 0.0, 4.0)"
+        )
+        conn.commit()
+    assert "return_path_samples" not in inspect(db.engine).get_table_names()
+    db.ensure_schema()
+    rows = dump_db(db.url)
+    assert rows["alembic_version"] == [("0006",)]
+    assert [r[:3] for r in rows["return_path_health"]] == [("acme", "fra", "up")]
+    assert rows["return_path_samples"] == []
+    indexes = inspect(db.engine).get_indexes("return_path_samples")
+    assert [i["column_names"] for i in indexes] == [["customer", "site", "at"]]
+    db.dispose()
+
+
+def test_a_pinned_write_refuses_a_moved_change_counter_and_writes_nothing(db: Database) -> None:
+    pinned = db.pinned(db.generation())
+    with db.write():
+        pass  # another change: the counter moves
+    before = dump_db(db.url)
+    stale = pytest.raises(StaleState, match=r"^generation: the state changed since it was read")
+    with stale, pinned.write(bump=False) as session:
+        session.add(EventRow(at=NOW, actor="t", action="x", target="y", reason="", detail={}))
+    assert dump_db(db.url) == before
+
+
+def test_a_pinned_write_at_the_current_counter_commits_once(db: Database) -> None:
+    pinned = db.pinned(db.generation())
+    with pinned.write() as session:
+        session.add(EventRow(at=NOW, actor="t", action="x", target="y", reason="", detail={}))
+    assert db.generation() == 1
+    with pytest.raises(StaleState), pinned.write():  # its own commit moved the counter
+        pass

@@ -60,9 +60,11 @@ def create_app(ctx: Context) -> FastAPI:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            await hub.close()
 
     app = FastAPI(title="scrubctl", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.context = ctx
+    hub = live.install_hub(app, ctx)
     app.add_exception_handler(ScrubError, errors.on_error)  # JSON under /api, else a page
     app.add_exception_handler(login.LoginRequired, login.on_login_required)
     app.add_exception_handler(RequestValidationError, on_validation_error)

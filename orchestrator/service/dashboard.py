@@ -22,7 +22,7 @@ from orchestrator.inventory import Inventory
 from orchestrator.planner import owner_of
 from orchestrator.service import diversions, paths, report, rtbh, sites, status
 from orchestrator.service.diversions import DiversionView
-from orchestrator.service.paths import PathView
+from orchestrator.service.paths import PathHistory, PathView
 from orchestrator.service.report import TtmRow
 from orchestrator.service.results import Result, Time
 from orchestrator.service.rtbh import RtbhView
@@ -126,6 +126,7 @@ class CustomerPage(Result):
     verdict: CustomerView
     routes: tuple[RouteView, ...]  # what each site announces for it, to which peers, why
     paths: tuple[PathView, ...]
+    history: tuple[PathHistory, ...]  # each path's loss and RTT over the last day
     diversions: tuple[DiversionView, ...]  # active first, then the stopped ones
     rtbh: tuple[RtbhView, ...]
     ttm: tuple[TtmRow, ...]
@@ -140,12 +141,13 @@ def customer_page(db: Database, scope: Scope, name: str, *, now: datetime) -> Cu
     plan = status.plan_view(status.current_plan(db, now=now))
     all_diversions = [d for d in diversions.list_(db, include_stopped=True) if d.customer == name]
     ordered = sorted(all_diversions, key=lambda d: (d.state != "active", -d.id))
+    mine = tuple(p for p in paths.list_paths(db) if p.customer == name)
     return CustomerPage(
         name=name, asn=customer.asn, mode=customer.mode.value,
         prefixes=tuple(str(p.prefix) for p in customer.prefixes),
         verdict=plan.customers[name],
         routes=tuple(r for r in plan.routes if r.customer == name),
-        paths=tuple(p for p in paths.list_paths(db) if p.customer == name),
+        paths=mine, history=paths.history(db, name, [p.site for p in mine], now=now),
         diversions=tuple(ordered),
         rtbh=tuple(r for r in rtbh.list_(db, now=now, include_ended=True) if r.customer == name),
         ttm=tuple(r for r in report.ttm(db).diversions if r.customer == name),

@@ -7,14 +7,15 @@ change any plan and are written without a bump, so they cause no re-plan.
 The same for a return path's health (written by the site's return-path
 loop): a transition bumps and is an audit event (``path.up``, ``path.down``,
 ``path.unknown`` with the cause, loss and RTT); the periodic figures (loss,
-RTT, time of the last probe) are written without a bump.
+RTT, time of the last probe) are written without a bump, and so are the
+samples of each path's history (with their pruning, in the same transaction).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, delete, insert, select
@@ -29,6 +30,7 @@ from orchestrator.store.models import (
     AnnouncedRow,
     DiversionAckRow,
     ReturnPathRow,
+    ReturnPathSampleRow,
     SessionRow,
     SiteSyncRow,
 )
@@ -210,13 +212,46 @@ class StoredHealth:
     cause: str
 
 
+@dataclass(frozen=True)
+class PathSample:
+    """One path's health and figures at one moment, for its history."""
+
+    customer: str
+    health: Health
+    loss: float | None
+    rtt_ms: float | None
+
+
+@dataclass(frozen=True)
+class HistoryLimits:
+    """How much history a site keeps per path: nothing older than ``keep``, at most
+    ``count`` samples (a flapping path's transitions add samples)."""
+
+    keep: timedelta
+    count: int
+
+
 def record_path_health(
-    db: Database, site: str, readings: Sequence[PathReading], now: datetime
+    db: Database,
+    site: str,
+    readings: Sequence[PathReading],
+    now: datetime,
+    *,
+    samples: Sequence[PathSample] = (),
+    limits: HistoryLimits | None = None,
 ) -> None:
-    """Write ``readings`` in one transaction; bump only if one is a transition."""
-    if not readings:
+    """Write ``readings`` and ``samples`` in one transaction (then prune the site's
+    history to ``limits``); bump only if a reading is a transition."""
+    if not readings and not samples:
         return
     with db.write(bump=any(r.transition for r in readings)) as session:
+        if samples:
+            session.execute(insert(cast(Table, ReturnPathSampleRow.__table__)), [
+                {"customer": s.customer, "site": site, "at": now, "health": s.health.value,
+                 "loss": s.loss, "rtt_ms": s.rtt_ms} for s in samples
+            ])  # fmt: skip
+        if limits is not None:
+            _prune_history(session, site, [s.customer for s in samples], now, limits)
         for reading in readings:
             row = session.get(ReturnPathRow, (reading.customer, site))
             if row is None:
@@ -230,6 +265,26 @@ def record_path_health(
                              target=f"{site}/{reading.customer}", reason=reading.cause,
                              detail={"loss": reading.loss, "rtt_ms": reading.rtt_ms})  # fmt: skip
             row.loss, row.rtt_ms, row.checked_at = reading.loss, reading.rtt_ms, reading.checked_at
+
+
+def _prune_history(
+    session: Session, site: str, customers: Sequence[str], now: datetime, limits: HistoryLimits
+) -> None:
+    """Delete the site's samples older than ``limits.keep`` (every path's, a removed one's
+    too) and, per path of ``customers``, all but the newest ``limits.count``."""
+    table = ReturnPathSampleRow
+    session.execute(delete(table).where(table.site == site, table.at < now - limits.keep))
+    for customer in customers:
+        oldest_kept = session.scalars(
+            select(table.id)
+            .where(table.site == site, table.customer == customer)
+            .order_by(table.id.desc())
+            .offset(limits.count - 1)
+            .limit(1)
+        ).first()
+        if oldest_kept is not None:
+            older = (table.site == site, table.customer == customer, table.id < oldest_kept)
+            session.execute(delete(table).where(*older))
 
 
 def stored_health(db: Database, site: str) -> dict[str, StoredHealth]:
@@ -256,9 +311,7 @@ def forget_paths(db: Database, site: str, keep: Sequence[str]) -> int:
     if not gone:
         return 0
     with db.write() as session:
-        session.execute(
-            delete(ReturnPathRow).where(
-                ReturnPathRow.site == site, ReturnPathRow.customer.in_(gone)
-            )
-        )
+        health, history = ReturnPathRow, ReturnPathSampleRow
+        session.execute(delete(health).where(health.site == site, health.customer.in_(gone)))
+        session.execute(delete(history).where(history.site == site, history.customer.in_(gone)))
     return len(gone)

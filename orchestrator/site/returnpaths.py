@@ -18,6 +18,14 @@ rest only through the store.
 - **Record**: a health transition at once (bump + audit event), the figures
   (loss, RTT, last probe) at most once per ``FIGURES_EVERY`` seconds, without
   a bump.
+- **History** (the customer page's loss/RTT plot): a sample of every path each
+  ``HISTORY_EVERY`` seconds and one at each transition, not one per probe: a
+  probe every 0.2 to 1 s would be up to 432,000 rows a day per path, and a
+  plot over a day shows no more than one point a minute anyway; a transition
+  sampled at once keeps an outage shorter than the period on the plot. Each
+  write prunes the site's samples older than ``HISTORY_KEEP`` and beyond
+  ``HISTORY_MAX`` per path (a flapping path's transitions), so the table
+  stays bounded: about 1,440 rows per path.
 - **Stop** (SIGTERM/SIGINT): the kernel objects stay. Routes and rules carry
   the clean traffic still arriving while peers converge after the site's
   withdrawal, and a loop restarted by the supervisor must not cut a working
@@ -49,7 +57,8 @@ from orchestrator.drivers.probe import Outcome, Prober, ProbeTarget
 from orchestrator.errors import NotFound, ScrubError
 from orchestrator.inventory import Inventory
 from orchestrator.service import observed
-from orchestrator.service.observed import PathReading
+from orchestrator.service.observed import HistoryLimits, PathReading, PathSample
+from orchestrator.service.paths import HISTORY_KEEP  # samples older are pruned: 24 h
 from orchestrator.service.snapshot import load_inventory
 from orchestrator.site import health
 from orchestrator.site.health import PathHealth, Thresholds
@@ -61,6 +70,8 @@ RESYNC = 5.0  # seconds between reconciliations without an inventory change
 FIGURES_EVERY = 1.0  # seconds between writes of the loss/RTT figures
 MAX_WAIT = 0.2  # longest wait on the sockets: how fast a stop or a change is seen
 PROBE_TIMEOUT = 2.0  # an answer later than min(interval, this) counts as lost
+HISTORY_EVERY = 60.0  # seconds between the samples of each path's history
+HISTORY_MAX = 2_000  # samples kept per path at most (a day of minutes plus transitions)
 
 
 @dataclass
@@ -98,6 +109,7 @@ class ReturnPathLoop:
         self.generation = -1
         self.next_resync = 0.0
         self.next_figures = 0.0
+        self.next_history = 0.0
         self.pending: dict[str, PathReading] = {}  # readings not yet written
 
     # --- the inventory and the kernel ---------------------------------------
@@ -237,17 +249,30 @@ class ReturnPathLoop:
         )
 
     def flush(self, *, force: bool = False) -> None:
-        """Write transitions now, figures at most every ``FIGURES_EVERY`` seconds."""
+        """Write transitions now, figures at most every ``FIGURES_EVERY`` seconds, a
+        history sample of every path every ``HISTORY_EVERY`` seconds (of a path whose
+        health changed: at once)."""
         now = self.clock()
         due = force or now >= self.next_figures
         readings = [r for r in self.pending.values() if r.transition or due]
-        if not readings:
+        sampling = bool(self.paths) and now >= self.next_history
+        sampled = self.paths if sampling else {r.customer for r in readings if r.transition}
+        samples = [self._sample(c) for c in sorted(sampled) if c in self.paths]
+        if not readings and not samples:
             return
-        observed.record_path_health(self.db, self.site, readings, self.wall())
+        limits = HistoryLimits(HISTORY_KEEP, HISTORY_MAX) if sampling else None
+        observed.record_path_health(self.db, self.site, readings, self.wall(),
+                                    samples=samples, limits=limits)  # fmt: skip
         for reading in readings:
             del self.pending[reading.customer]
         if due:
             self.next_figures = now + FIGURES_EVERY
+        if sampling:
+            self.next_history = now + HISTORY_EVERY
+
+    def _sample(self, customer: str) -> PathSample:
+        state = self.paths[customer].state
+        return PathSample(customer, state.health, state.loss, state.rtt_ms)
 
     def step(self) -> None:
         """One turn: look at the inventory, send what is due, wait for answers, record."""

@@ -14,6 +14,10 @@ cannot be reached is ``DatabaseUnavailable``. Neither is a traceback.
 Writers serialise: on SQLite a write transaction starts with ``BEGIN
 IMMEDIATE`` (waiting up to ``busy_timeout``), and on every backend its first
 statement locks the ``meta`` row (``SELECT ... FOR UPDATE`` on PostgreSQL).
+A change confirmed against a state read earlier (the dashboard's preview) runs
+on ``db.pinned(generation)``: each of its write transactions reads the change
+counter right after taking that lock and refuses (``StaleState``, nothing
+written) if it moved, so no change can slip in between the check and the commit.
 The change counter ``meta.generation`` is bumped when the transaction commits,
 unless the use case declared it changed nothing (``unchanged(session)``: the
 same request again), so no agent wakes up for a no-op. On PostgreSQL the same
@@ -28,6 +32,7 @@ waits: ``SCRUBCTL_BUSY_TIMEOUT`` seconds, default ``BUSY_TIMEOUT_S``.
 
 from __future__ import annotations
 
+import copy
 import os
 import stat
 from collections.abc import Iterator
@@ -41,11 +46,17 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from orchestrator.errors import DatabaseBusy, DatabaseUnavailable, InvalidInput, ScrubError
+from orchestrator.errors import (
+    DatabaseBusy,
+    DatabaseUnavailable,
+    InvalidInput,
+    ScrubError,
+    StaleState,
+)
 from orchestrator.private_files import create_private_file, make_private_dirs
 from orchestrator.store.models import Meta, utcnow
 
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 NOTIFY_CHANNEL = "scrubctl_change"  # PostgreSQL: every bump of the change counter
 BUSY_TIMEOUT_S = 5.0
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -176,6 +187,15 @@ class Database:
         elif self.engine.dialect.name == "postgresql":
             _postgres_setup(self.engine, self.busy_timeout)
         self._writer = self.engine.execution_options(scrub_write=True)
+        self.expected_generation: int | None = None  # set on a ``pinned`` copy only
+
+    def pinned(self, generation: int) -> Database:
+        """This database (the same engine) for a change confirmed at change counter
+        ``generation``: every write transaction on it checks, under the write lock,
+        that the counter is still there, and raises ``StaleState`` otherwise."""
+        view = copy.copy(self)
+        view.expected_generation = generation
+        return view
 
     def ensure_schema(self) -> None:
         """Bring the schema to head with Alembic (fast path: already there). This is
@@ -231,9 +251,9 @@ class Database:
         wakes the site agents, unless ``unchanged(session)`` said there was no
         change."""
         with self._busy_guard(), Session(self._writer, expire_on_commit=False) as session:
-            if bump:
-                lock_generation(session)
             try:
+                if bump or self.expected_generation is not None:
+                    self._check_pinned(lock_generation(session))
                 yield session
                 bumped = bump and not session.info.get(_UNCHANGED, False)
                 if bumped:
@@ -244,6 +264,18 @@ class Database:
                 raise
         if bumped and self.path is not None:
             touch_after_commit(self.path)
+
+    def _check_pinned(self, current: int) -> None:
+        """Inside the write transaction, the lock held: refuse if the change counter
+        moved away from the one this copy was pinned to."""
+        expected = self.expected_generation
+        if expected is not None and current != expected:
+            raise StaleState(
+                f"the state changed since it was read (change counter {expected}, now "
+                f"{current}); nothing was written",
+                where="generation",
+                hint="look at the state again",
+            )
 
     @contextmanager
     def _busy_guard(self) -> Iterator[None]:
@@ -290,10 +322,12 @@ def touch_after_commit(path: Path) -> None:
         os.utime(path)
 
 
-def lock_generation(session: Session) -> None:
+def lock_generation(session: Session) -> int:
     """Serialise writers: the ``meta`` row locked for the rest of the transaction (on
-    SQLite the transaction's ``BEGIN IMMEDIATE`` holds the write lock already)."""
-    session.execute(select(Meta.generation).where(Meta.id == 1).with_for_update())
+    SQLite the transaction's ``BEGIN IMMEDIATE`` holds the write lock already). The
+    change counter as of the lock: no other writer can move it until this commits."""
+    value = session.execute(select(Meta.generation).where(Meta.id == 1).with_for_update())
+    return int(value.scalar() or 0)
 
 
 def bump_generation(session: Session) -> None:

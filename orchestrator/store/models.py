@@ -14,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -162,6 +163,23 @@ class ReturnPathRow(Base):
     loss: Mapped[float | None] = mapped_column(Float)
     rtt_ms: Mapped[float | None] = mapped_column(Float)
     checked_at: Mapped[datetime | None]
+
+
+class ReturnPathSampleRow(Base):
+    """A return path's health and figures at one moment, for the loss/RTT plot: the
+    site's loop writes one per path every ``HISTORY_EVERY`` seconds and one at each
+    transition, and prunes them (older than ``HISTORY_KEEP``, more than
+    ``HISTORY_MAX`` per path), so the table stays bounded."""
+
+    __tablename__ = "return_path_samples"
+    __table_args__ = (Index("ix_return_path_samples_path_at", "customer", "site", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer: Mapped[str] = mapped_column(String(64))
+    site: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    health: Mapped[str] = mapped_column(String(16))
+    loss: Mapped[float | None] = mapped_column(Float)
+    rtt_ms: Mapped[float | None] = mapped_column(Float)
 
 
 class SiteSyncRow(Base):

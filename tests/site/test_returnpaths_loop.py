@@ -6,7 +6,7 @@ import copy
 import ipaddress
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +15,10 @@ from sqlalchemy import select
 
 from orchestrator.inventory import parse_inventory
 from orchestrator.service import inventory as inventory_service
+from orchestrator.site import returnpaths
 from orchestrator.site.returnpaths import ReturnPathLoop
 from orchestrator.store.db import Database
-from orchestrator.store.models import EventRow, ReturnPathRow
+from orchestrator.store.models import EventRow, ReturnPathRow, ReturnPathSampleRow
 from orchestrator.testing.netlink import FakeKernel
 from orchestrator.testing.probe import FakeProber
 
@@ -290,3 +291,81 @@ def test_site_list_shows_path_health(db: Database, monkeypatch: pytest.MonkeyPat
         "acme": "up",
         "beta": "down",
     }
+
+
+# --- the history behind the customer page's loss/RTT plot ---------------------
+
+
+def clocked_loop(db: Database) -> tuple[ReturnPathLoop, FakeProber]:
+    """A loop whose wall clock moves with the prober's (simulated) time."""
+    prober = FakeProber()
+    start = prober.clock.now
+
+    def wall() -> datetime:
+        return NOW + timedelta(seconds=prober.clock.now - start)
+
+    loop = ReturnPathLoop(db, "fra", kernel(), prober, clock=prober.clock, wall=wall)
+    return loop, prober
+
+
+def samples(db: Database, customer: str) -> list[tuple[float, str, float | None]]:
+    """(seconds after NOW, health, RTT) of the customer's samples, oldest first."""
+    query = (
+        select(ReturnPathSampleRow)
+        .where(ReturnPathSampleRow.customer == customer)
+        .order_by(ReturnPathSampleRow.id)
+    )
+    with db.read() as session:
+        return [((s.at - NOW).total_seconds(), s.health, s.rtt_ms)
+                for s in session.scalars(query)]  # fmt: skip
+
+
+def test_history_is_sampled_each_period_and_at_a_transition_not_per_probe(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(returnpaths, "HISTORY_EVERY", 5.0)
+    loop, prober = clocked_loop(db)
+    run_for(loop, prober, 12)
+    beta = samples(db, "beta")
+    assert [h for _, h, _ in beta] == ["unknown", "up", "up", "up"]
+    at = [t for t, _, _ in beta]
+    assert at[0] <= 0.2 < at[1] < 5  # the first turn; the transition (rise 2): at once
+    assert [round(t) for t in at[2:]] == [5, 10]  # then one per period
+    assert beta[-1][2] == 4.0  # the figures of the moment
+    assert prober.sent.count("beta") >= 20  # far more probes than samples
+
+
+def test_history_older_than_the_keep_time_is_pruned_even_of_a_removed_path(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(returnpaths, "HISTORY_EVERY", 5.0)
+    monkeypatch.setattr(returnpaths, "HISTORY_KEEP", timedelta(seconds=20))
+    with db.write(bump=False) as session:
+        session.add(ReturnPathSampleRow(customer="gone", site="fra", at=NOW, health="up",
+                                        loss=0.0, rtt_ms=1.0))  # fmt: skip
+    loop, prober = clocked_loop(db)
+    run_for(loop, prober, 41)
+    at = [t for t, _, _ in samples(db, "beta")]
+    assert min(at) >= 40 - 20 and len(at) == 5  # 20, 25, 30, 35, 40
+    assert samples(db, "gone") == []
+
+
+def test_history_is_capped_per_path(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(returnpaths, "HISTORY_EVERY", 5.0)
+    monkeypatch.setattr(returnpaths, "HISTORY_MAX", 3)
+    loop, prober = clocked_loop(db)
+    run_for(loop, prober, 31)
+    assert [round(t) for t, _, _ in samples(db, "beta")] == [20, 25, 30]
+    assert [round(t) for t, _, _ in samples(db, "acme")] == [20, 25, 30]
+
+
+def test_a_removed_paths_history_is_forgotten_with_it(db: Database) -> None:
+    loop, _prober = clocked_loop(db)
+    turns(loop, 3)
+    assert samples(db, "acme") and samples(db, "beta")
+    data = copy.deepcopy(INVENTORY)
+    del data["customers"]["acme"]
+    store(db, data)
+    loop.step()
+    assert samples(db, "acme") == []
+    assert samples(db, "beta") != []

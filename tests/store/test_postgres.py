@@ -4,22 +4,24 @@ cluster (``pg_support``)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from pg_support import private_cluster
-from sqlalchemy import text
+from sqlalchemy import select, text
 
-from orchestrator.errors import DatabaseBusy
+from orchestrator.domain import Health
+from orchestrator.errors import DatabaseBusy, StaleState
 from orchestrator.inventory import load_inventory
 from orchestrator.planner import plan
-from orchestrator.service import diversions, rtbh
+from orchestrator.service import diversions, observed, rtbh
 from orchestrator.service import inventory as inventory_service
 from orchestrator.service.common import parse_duration
 from orchestrator.service.snapshot import assume_all_up, load_intent
 from orchestrator.service.snapshot import load_inventory as stored
 from orchestrator.store.db import Database
+from orchestrator.store.models import ReturnPathSampleRow
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,3 +76,33 @@ def test_a_held_lock_gives_database_busy_on_postgresql(
     assert holder.generation() == before
     db.dispose()
     holder.dispose()
+
+
+def test_path_history_is_written_and_pruned_on_postgresql(pg_url: str) -> None:
+    db = Database(pg_url)
+    db.ensure_schema()
+    start = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    limits = observed.HistoryLimits(keep=timedelta(minutes=10), count=3)
+    sample = observed.PathSample("acme", Health.UP, 0.05, 4.0)
+    for minute in range(6):
+        observed.record_path_health(db, "fra", [], start + timedelta(minutes=minute * 3),
+                                    samples=[sample], limits=limits)  # fmt: skip
+    with db.read() as session:
+        query = select(ReturnPathSampleRow).order_by(ReturnPathSampleRow.id)
+        kept = [(r.at - start, r.loss, r.rtt_ms) for r in session.scalars(query)]
+    assert kept == [(timedelta(minutes=m), 0.05, 4.0) for m in (9, 12, 15)]
+    db.dispose()
+
+
+def test_a_pinned_write_refuses_a_moved_change_counter_on_postgresql(pg_url: str) -> None:
+    db = Database(pg_url)
+    db.ensure_schema()
+    pinned = db.pinned(db.generation())
+    with db.write():
+        pass
+    before = db.generation()
+    stale = pytest.raises(StaleState, match=r"^generation: the state changed since it was read")
+    with stale, pinned.write():
+        pass
+    assert db.generation() == before
+    db.dispose()

@@ -12,8 +12,10 @@ import pytest
 from db_support import dump_db
 from web_support import Tokens, csrf_of, fake_agent_ack, hidden_fields, log_in, sessions_up
 
-from orchestrator.service import diversions
+from orchestrator.errors import DatabaseBusy
+from orchestrator.service import diversions, sites, sync
 from orchestrator.store.db import Database
+from orchestrator.store.models import SiteAdminRow
 
 
 def _preview(client: Any, **fields: str) -> Any:
@@ -79,6 +81,63 @@ def test_confirm_is_refused_when_the_store_changed(operator: Any, db: Database) 
     assert response.status_code == 200
     assert "The state changed since the preview; nothing was done" in response.text
     assert dump_db(db.url) == before
+
+
+def test_a_change_slipped_in_after_the_early_reads_is_refused(
+    operator: Any, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another change committed after the confirmation started (here: while it reads
+    the plan before the change, the window of a check made before the use case's own
+    transaction) is caught by the check inside that transaction: nothing committed."""
+    fields = hidden_fields(_preview(operator, kind="drain", site="ams", reason="maint").text)
+    real = sync.planned_routes
+    slipped: list[int] = []
+
+    def slip_a_change_in(database: Database, now: datetime) -> Any:
+        if not slipped:
+            diversions.start(database, diversions.DivertRequest(customer="acme", reason="flood"),
+                             actor="other", now=now)  # fmt: skip
+            slipped.append(database.generation())
+        return real(database, now)
+
+    monkeypatch.setattr(sync, "planned_routes", slip_a_change_in)
+    response = operator.post("/actions/confirm", data=fields)
+    assert slipped, "the confirmation never reached the window"
+    assert response.status_code == 200
+    assert "The state changed since the preview; nothing was done" in response.text
+    with db.read() as session:
+        assert session.get(SiteAdminRow, "ams") is None  # the drain was not committed
+    assert [e.action for e in _events(db)][-1] == "divert.start"
+    assert db.generation() == slipped[0]
+
+
+def test_no_change_can_come_between_the_check_and_the_commit(
+    operator: Any, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From inside the drain's transaction, after its check, another writer cannot
+    commit: it waits for the lock (here: gives up), and the drain commits alone."""
+    fields = hidden_fields(_preview(operator, kind="drain", site="ams", reason="maint").text)
+    monkeypatch.setenv("SCRUBCTL_BUSY_TIMEOUT", "0.3")
+    other = Database(db.url)
+    real = sites.record_event
+    intruder: list[str] = []
+
+    def write_from_elsewhere(session: Any, **event: Any) -> Any:
+        try:
+            diversions.start(other, diversions.DivertRequest(customer="acme", reason="flood"),
+                             actor="other", now=datetime.now(UTC))  # fmt: skip
+            intruder.append("committed")
+        except DatabaseBusy:
+            intruder.append("busy")
+        return real(session, **event)
+
+    monkeypatch.setattr(sites, "record_event", write_from_elsewhere)
+    done = operator.post("/actions/confirm", data=fields)
+    other.dispose()
+    assert intruder == ["busy"]
+    assert done.status_code == 303, done.text
+    assert diversions.list_(db, include_stopped=True) == []
+    assert [e.action for e in _events(db)][-1] == "site.drain"
 
 
 ALTERED = [("site", "ams"), ("force", "1"), ("reason", "other"), ("generation", "999")]

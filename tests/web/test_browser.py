@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,8 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 from web_support import OTHERS, Tokens, fake_agent_ack, loaded_db, make_tokens, sessions_up
 
+from orchestrator.domain import Health
+from orchestrator.service import observed
 from orchestrator.store.db import Database
 
 LIVE_WITHIN_S = 1.0  # the issue's bound: a state change visible within 1 s
@@ -97,9 +100,30 @@ def test_detection_turns_acme_protected_without_reload(site: tuple[str, Database
         lambda d: " s\t" in text_of(d, "customer-acme") or " s " in text_of(d, "customer-acme")
     )
     screenshot(driver, "overview")
+    path_history(db)
     driver.get(url + "/customers/acme")
     assert "diversion #" in driver.page_source or "203.0.113.0/24" in driver.page_source
+    plot = driver.find_element(By.CSS_SELECTOR, "#path-history-fra svg.plot:last-of-type")
+    assert plot.is_displayed() and plot.size["height"] > 50
+    assert "RTT of the return path at fra: 90 values" in str(plot.get_attribute("aria-label"))
     screenshot(driver, "customer")
+
+
+def path_history(db: Database) -> None:
+    """90 minutes of acme's paths as the sites sample them, with a spike at fra."""
+    now = datetime.now(UTC)
+    for minute in range(90):
+        at = now - timedelta(minutes=89 - minute)
+        spike = 40 <= minute < 46
+        fra = observed.PathSample("acme", Health.UP, 0.15 if spike else 0.0,
+                                  (38.0 if spike else 4.0) + (minute % 7) * 0.3)  # fmt: skip
+        ams = observed.PathSample("acme", Health.UP, 0.0, 11.0 + (minute % 5) * 0.4)
+        for site, sample in (("fra", fra), ("ams", ams)):
+            reading = observed.PathReading("acme", Health.UP, "3 probes answered in a row",
+                                           sample.loss, sample.rtt_ms, at,
+                                           transition=minute == 0)  # fmt: skip
+            readings = [reading] if minute in (0, 89) else []  # up, then the latest figures
+            observed.record_path_health(db, site, readings, at, samples=[sample])
 
 
 def test_drain_confirmed_after_its_difference(site: tuple[str, Database, Tokens],

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from web_support import OTHERS, Tokens, csrf_of, log_in, sessions_up, unlabelled_fields
 
-from orchestrator.service import diversions, tokens
+from orchestrator.domain import Health
+from orchestrator.service import diversions, observed, tokens
 from orchestrator.store.db import Database
 from orchestrator.store.models import WebSessionRow
 
@@ -145,3 +146,67 @@ def test_scoped_viewer_cannot_open_another_customer(name: str, client: Any,
 def test_viewers_have_no_actions(path: str, client: Any, secrets: Tokens) -> None:
     log_in(client, secrets.viewer)
     assert client.get(path).status_code == 403
+
+
+# --- the return paths' loss/RTT history ------------------------------------------
+
+
+def write_history(db: Database, customer: str, site: str, rtts: list[float]) -> None:
+    """One sample a minute ending now, the way the site's loop writes them."""
+    now = datetime.now(UTC)
+    for i, rtt in enumerate(rtts):
+        sample = observed.PathSample(customer, Health.UP, 0.1 * i, rtt)
+        at = now - timedelta(minutes=len(rtts) - 1 - i)
+        observed.record_path_health(db, site, [], at, samples=[sample])
+
+
+def test_customer_page_plots_each_paths_loss_and_rtt_from_the_store(
+    client: Any, secrets: Tokens, db: Database
+) -> None:
+    write_history(db, "acme", "fra", [4.25, 6.5, 9.75])
+    write_history(db, "acme", "ams", [31.5])
+    log_in(client, secrets.acme)
+    page = client.get("/customers/acme").text
+    assert "no history" not in page
+    assert 'aria-label="RTT of the return path at fra: 3 values, at most 9.75 ms"' in page
+    assert 'aria-label="Loss of the return path at fra: 3 values, at most 20 %"' in page
+    assert page.count(" ms at ") == 4  # every RTT point has its value and time as text
+    assert all(f"{v:g} ms at " in page for v in (4.25, 6.5, 9.75, 31.5))
+    assert "4.2 / 6.5 / 9.8 ms" in page  # the summary row: lowest, median, highest
+    assert 'aria-label="RTT of the return path at ams: 1 values, at most 31.5 ms"' in page
+
+
+def test_customer_page_without_history_says_so(client: Any, secrets: Tokens) -> None:
+    log_in(client, secrets.acme)
+    page = client.get("/customers/acme").text
+    assert "No RTT figures from fra in the last 24 hours." in page
+    assert "<polyline" not in page.split('id="path-history-h"')[1].split("ttm-h")[0]
+
+
+def test_samples_older_than_a_day_are_not_plotted(
+    client: Any, secrets: Tokens, db: Database
+) -> None:
+    old = datetime.now(UTC) - timedelta(hours=25)
+    sample = observed.PathSample("acme", Health.UP, 0.0, 77.25)
+    observed.record_path_health(db, "fra", [], old, samples=[sample])
+    log_in(client, secrets.acme)
+    assert "77.25" not in client.get("/customers/acme").text
+
+
+@pytest.mark.parametrize("path", ["/customers/pharmanet", "/customers/acme", "/", "/sites"])
+def test_scoped_viewer_sees_no_other_customers_path_history(
+    path: str, client: Any, secrets: Tokens, db: Database
+) -> None:
+    write_history(db, "pharmanet", "fra", [88.25])
+    log_in(client, secrets.acme)
+    response = client.get(path)
+    assert "88.25" not in response.text
+    assert response.status_code == (403 if "pharmanet" in path else 200)
+
+
+def test_unscoped_viewer_does_see_another_customers_path_history(
+    client: Any, secrets: Tokens, db: Database
+) -> None:
+    write_history(db, "pharmanet", "fra", [88.25])
+    log_in(client, secrets.viewer)
+    assert "88.25 ms at " in client.get("/customers/pharmanet").text

@@ -6,9 +6,12 @@
    (``service.whatif``); nothing is written. The confirmation form carries the
    change, the change counter it was previewed at, and a signature over both
    (keyed by the session's form token, so the fields cannot be altered);
-3. the confirmation (POST, form token, signature): refused, with a new preview,
-   if the store has changed since (the difference shown may no longer hold);
-   otherwise the use case runs (one transaction, one audit event) and the
+3. the confirmation (POST, form token, signature): the use case runs (one
+   transaction, one audit event) on the database pinned to the previewed change
+   counter (``Database.pinned``): its transaction checks the counter after
+   taking the write lock, so a change made since the preview (the difference
+   shown may no longer hold) makes it refuse, with a new preview, and commit
+   nothing; no change can come between that check and the commit. Then the
    browser goes to the change's page, where each affected site's agent is seen
    acknowledging it (``site_sync``), live.
 """
@@ -29,11 +32,12 @@ from sqlalchemy import select
 from orchestrator.api.context import Context, context
 from orchestrator.api.web.login import OperatorLogin, check_csrf
 from orchestrator.api.web.render import error_text, page
-from orchestrator.errors import InvalidInput, ScrubError
+from orchestrator.errors import InvalidInput, ScrubError, StaleState
 from orchestrator.service import diversions, moves, rtbh, sites, sync, whatif
 from orchestrator.service.common import parse_duration
 from orchestrator.service.web_sessions import Login
 from orchestrator.service.whatif import KINDS, Change
+from orchestrator.store.db import Database
 from orchestrator.store.models import SiteSyncRow
 
 router = APIRouter(include_in_schema=False)
@@ -110,13 +114,13 @@ def confirm(ctx: Ctx, who: OperatorLogin, csrf: Field = "", generation: Field = 
     if not hmac.compare_digest(signature(who, change, seen), confirmation):
         raise InvalidInput("the confirmation does not match the previewed change",
                            where="confirmation", hint="preview the change again")  # fmt: skip
-    if ctx.db.generation() != seen:
+    now = _now()
+    try:  # the use case's own write transaction checks `seen` under its lock: see above
+        _result, made = sync.tracked(ctx.db, now, _runner(ctx.db.pinned(seen), who, change, now))
+    except StaleState:
         return _preview_page(ctx, who, change, "The state changed since the preview; nothing "
                              "was done. Here is the difference now: confirm again if it is "
                              "still what you want.")  # fmt: skip
-    now = _now()
-    try:
-        _result, made = sync.tracked(ctx.db, now, _runner(ctx, who, change, now))
     except ScrubError as exc:
         return page("action", who, status=409 if exc.exit_code == 4 else 422, change=change,
                     title=TITLES[change.kind], error=error_text(exc))  # fmt: skip
@@ -125,8 +129,8 @@ def confirm(ctx: Ctx, who: OperatorLogin, csrf: Field = "", generation: Field = 
                             status_code=303)  # fmt: skip
 
 
-def _runner(ctx: Context, who: Login, c: Change, now: datetime) -> Callable[[], object]:
-    db, actor = ctx.db, who.principal.name
+def _runner(db: Database, who: Login, c: Change, now: datetime) -> Callable[[], object]:
+    actor = who.principal.name
     runs: dict[str, Callable[[], object]] = {
         "divert-start": lambda: diversions.start(db, diversions.DivertRequest(
             customer=c.customer, reason=c.reason, prefixes=c.prefixes, targets=c.targets),

@@ -3,6 +3,7 @@ reads the service layer directly, filtered by the reader's scope."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -11,12 +12,13 @@ from fastapi.responses import HTMLResponse, Response
 
 from orchestrator.api.context import Context, context
 from orchestrator.api.web.login import Reader
-from orchestrator.api.web.plot import plot
+from orchestrator.api.web.plot import Plot, plot
 from orchestrator.api.web.render import page
 from orchestrator.inventory import Inventory
 from orchestrator.service import audit, dashboard
 from orchestrator.service.audit import EventFilter
 from orchestrator.service.common import check_actor, parse_since
+from orchestrator.service.paths import MAX_POINTS, PathHistory
 from orchestrator.service.scope import Scope
 from orchestrator.service.snapshot import load_inventory
 from orchestrator.service.web_sessions import Login
@@ -49,7 +51,27 @@ def customer(name: str, ctx: Ctx, who: Reader) -> HTMLResponse:
     inv = _inventory(ctx)
     events = audit.search(ctx.db, EventFilter(limit=50),
                           keep=lambda e: Scope(name).sees_event(e, inv))  # fmt: skip
-    return page("customer", who, view=view, ttm=ttm, events=events, now=now)
+    return page("customer", who, view=view, ttm=ttm, path_plots=_path_plots(view.history),
+                max_points=MAX_POINTS, events=events, now=now)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PathPlots:
+    """One return path's history drawn: loss in % and RTT in ms over time."""
+
+    history: PathHistory
+    loss: Plot
+    rtt: Plot
+
+
+def _path_plots(history: tuple[PathHistory, ...]) -> list[PathPlots]:
+    out = []
+    for h in history:
+        loss = [(s.at, round(s.loss * 100, 1)) for s in h.samples if s.loss is not None]
+        rtt = [(s.at, round(s.rtt_ms, 2)) for s in h.samples if s.rtt_ms is not None]
+        out.append(PathPlots(h, plot(f"Loss of the return path at {h.site}", "%", loss),
+                             plot(f"RTT of the return path at {h.site}", "ms", rtt)))  # fmt: skip
+    return out
 
 
 def _inventory(ctx: Context) -> Inventory:
