@@ -16,7 +16,11 @@ the same Python and virtualenv run inside, and runs one command there as root:
   links to the UML modules; ``lo`` is up and ``ipv6`` loaded before the command;
 - the command's exit code and combined output are written to the shared
   directory (UML's own exit code is always 0), then the guest halts with
-  ``reboot(2)``.
+  ``reboot(2)``; with ``follow=``, the output is also copied to the guest's
+  console and handed to ``follow`` line by line while the command runs;
+- with ``link=`` (``lab.guestlink``), the guest's ``vec0`` is attached to a
+  tap on the host and gets the guest's address, so the host can reach a
+  service in the guest (the caller creates the tap: ``guestlink.host_link``).
 
 The run is bounded by ``timeout``; the kernel's whole process group is killed
 when it overruns, and the scratch directory is always removed. nftables in that
@@ -35,10 +39,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.lab.guestlink import GuestLink
 from orchestrator.lab.shell import LabError
 
 KERNEL = Path("/usr/bin/linux.uml")
@@ -48,6 +53,10 @@ OUT_ENV = "SCRUBCTL_UML_OUT"  # the writable directory, as the guest command see
 REBOOT_POWER_OFF = 0x4321FEDC
 CANCEL_POLL = 0.5  # seconds between looks at the cancel flag while the guest runs
 GUEST_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+# The lines between these two on the guest's console are the command's output (follow=).
+OUTPUT_BEGIN = "--- scrubctl guest output begins ---"
+OUTPUT_END = "--- scrubctl guest output ends ---"
+FOLLOW_POLL = 0.2  # seconds between looks at the console while following
 
 
 class UmlError(LabError):
@@ -163,6 +172,7 @@ class UmlRunner:
     memory_mb: int = 512
     timeout: float = 120.0
     keep: tuple[Path, ...] = ()  # more host paths the guest must see
+    link: GuestLink | None = None  # a tap on the host for the guest's vec0
 
     def run(
         self,
@@ -171,6 +181,7 @@ class UmlRunner:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         cancel: threading.Event | None = None,
+        follow: Callable[[str], None] | None = None,
     ) -> UmlResult:
         """Boot, run ``argv`` as root in ``cwd`` (default: ours), halt; see the module doc.
 
@@ -179,14 +190,15 @@ class UmlRunner:
         and ``env``. Raises ``UmlError`` when no exit code came back;
         ``UmlStopped`` (with what the command wrote until then) when the guest
         overran ``timeout`` or ``cancel`` was set meanwhile (from another
-        thread) and it was killed.
+        thread) and it was killed. ``follow`` gets each line of the command's
+        output (without its newline) as the guest writes it.
         """
         if not argv:
             raise UmlError("no command to run in the guest")
         workdir = (cwd or Path.cwd()).resolve()
         scratch = Path(tempfile.mkdtemp(prefix="scrubctl-uml-")).resolve()
         try:
-            return self._boot(scratch, list(argv), dict(env or {}), workdir, cancel)
+            return self._boot(scratch, list(argv), dict(env or {}), workdir, cancel, follow)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
@@ -197,6 +209,7 @@ class UmlRunner:
         env: dict[str, str],
         cwd: Path,
         cancel: threading.Event | None,
+        follow: Callable[[str], None] | None,
     ) -> UmlResult:
         version = kernel_version(self.kernel)
         if not (self.modules / version).is_dir():
@@ -223,10 +236,9 @@ class UmlRunner:
             OUT_ENV: str(out),
             **env,
         }
-        init = _write_script(
-            scratch / "init",
-            _init_script(argv, guest_env, cwd, mounts, wrapper, result, python),
-        )
+        script = _init_script(argv, guest_env, cwd, mounts, wrapper, result, python,
+                              link=self.link, console=follow is not None)  # fmt: skip
+        init = _write_script(scratch / "init", script)
         boot = [
             str(self.kernel),
             f"mem={self.memory_mb}M",
@@ -238,16 +250,26 @@ class UmlRunner:
             "con=null",
             "con0=null,fd:1",
             "quiet",
+            *([self.link.boot_arg()] if self.link else []),
         ]
+        if self.link and self.link.netns:  # the tap is in that namespace
+            boot = ["ip", "netns", "exec", self.link.netns, *boot]
         started = time.monotonic()
         try:
-            console = self._spawn(boot, _memory_dir(scratch), cancel or threading.Event())
+            console = self._spawn(boot, _memory_dir(scratch), cancel or threading.Event(), follow)
         except UmlError as exc:  # what the command wrote until it was stopped
             raise UmlStopped(str(exc), output=_output(result), files=_files(result)) from None
         return _collect(result, console, time.monotonic() - started)
 
-    def _spawn(self, boot: list[str], memory_dir: Path, cancel: threading.Event) -> str:
-        """Run the kernel in its own process group; kill the group on overrun or cancel."""
+    def _spawn(
+        self,
+        boot: list[str],
+        memory_dir: Path,
+        cancel: threading.Event,
+        follow: Callable[[str], None] | None = None,
+    ) -> str:
+        """Run the kernel in its own process group; kill the group on overrun or cancel.
+        With ``follow``, a thread hands it the output lines that reach the console."""
         host_env = {"PATH": os.environ.get("PATH", ":".join(GUEST_PATH)), "TMPDIR": str(memory_dir)}
         with tempfile.TemporaryFile() as log:
             proc = subprocess.Popen(
@@ -258,6 +280,7 @@ class UmlRunner:
                 env=host_env,
                 start_new_session=True,
             )
+            follower = _ConsoleFollower(log.fileno(), follow) if follow else None
             try:
                 _wait(proc, time.monotonic() + self.timeout, cancel)
             except subprocess.TimeoutExpired:
@@ -267,8 +290,42 @@ class UmlRunner:
                 ) from None
             finally:
                 _kill_group(proc)
+                if follower:
+                    follower.stop()
             log.seek(0)
             return log.read().decode(errors="replace")
+
+
+class _ConsoleFollower:
+    """Reads the console log as the guest writes it (``pread``: the writer's offset is
+    left alone) and hands ``follow`` the lines between the output markers."""
+
+    def __init__(self, fd: int, follow: Callable[[str], None]) -> None:
+        self._fd, self._follow = fd, follow
+        self._offset, self._partial, self._inside = 0, b"", False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="uml-console", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._done.wait(FOLLOW_POLL):
+            self._read()
+        self._read()
+
+    def _read(self) -> None:
+        while chunk := os.pread(self._fd, 65536, self._offset):
+            self._offset += len(chunk)
+            *lines, self._partial = (self._partial + chunk).split(b"\n")
+            for raw in lines:
+                line = raw.decode(errors="replace").rstrip("\r")
+                if line in (OUTPUT_BEGIN, OUTPUT_END):
+                    self._inside = line == OUTPUT_BEGIN
+                elif self._inside:
+                    self._follow(line)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def _wait(proc: subprocess.Popen[bytes], deadline: float, cancel: threading.Event) -> None:
@@ -321,6 +378,9 @@ def _init_script(
     modprobe: Path,
     result: Path,
     python: Path,
+    *,
+    link: GuestLink | None = None,
+    console: bool = False,
 ) -> str:
     q = shlex.quote
     lines = [
@@ -338,9 +398,26 @@ def _init_script(
         f"echo {q(str(modprobe))} > /proc/sys/kernel/modprobe",
         f"{q(str(modprobe))} ipv6",
         "ip link set lo up",
-        f"{{ cd {q(str(cwd))} && env -i {' '.join(q(f'{k}={v}') for k, v in env.items())} "
-        f"{' '.join(q(a) for a in argv)}; }} > {q(str(result / 'output'))} 2>&1 < /dev/null",
-        f"echo $? > {q(str(result / 'exit-code'))}",
+        *(shlex.join(c) for c in (link.guest_commands() if link else [])),
+    ]
+    command = (
+        f"cd {q(str(cwd))} && env -i {' '.join(q(f'{k}={v}') for k, v in env.items())} "
+        f"{' '.join(q(a) for a in argv)}"
+    )
+    output, exit_code = q(str(result / "output")), q(str(result / "exit-code"))
+    if console:  # the output to the file and, between markers, to the console
+        lines += [
+            f"echo {q(OUTPUT_BEGIN)} > /dev/console",
+            f"{{ {{ {command}; }} < /dev/null 2>&1; echo $? > {exit_code}; }} "
+            f"| tee {output} > /dev/console",
+            f"echo {q(OUTPUT_END)} > /dev/console",
+        ]
+    else:
+        lines += [
+            f"{{ {command}; }} > {output} 2>&1 < /dev/null",
+            f"echo $? > {exit_code}",
+        ]
+    lines += [
         f"exec {q(str(python))} -c "
         + q(f"import ctypes, os; os.sync(); ctypes.CDLL(None).reboot({REBOOT_POWER_OFF})"),
     ]

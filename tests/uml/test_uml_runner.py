@@ -6,6 +6,7 @@ with the reason where UML is not installed.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import textwrap
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.lab.guestlink import GuestLink, host_link
+from orchestrator.lab.shell import run
 from orchestrator.lab.uml import (
     KERNEL,
     HostfsMount,
@@ -76,6 +79,40 @@ def test_runner_reports_the_guest_exit_code_and_output(runner: UmlRunner) -> Non
     result = runner.run(["sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 3"])
     assert result.exit_code == 3
     assert result.output == "to-stdout\nto-stderr\n"
+
+
+def test_follow_gets_the_output_while_the_guest_runs(runner: UmlRunner) -> None:
+    seen: list[tuple[float, str]] = []
+    result = runner.run(["sh", "-c", "echo first; sleep 5; echo second >&2; exit 4"],
+                        follow=lambda line: seen.append((time.monotonic(), line)))  # fmt: skip
+    assert [line for _, line in seen] == ["first", "second"]
+    assert seen[1][0] - seen[0][0] >= 3  # "first" came while the guest slept
+    assert (result.exit_code, result.output) == (4, "first\nsecond\n")
+
+
+@pytest.fixture
+def netns() -> Iterator[str]:
+    """A namespace of this test's own for the host's end of a guest link."""
+    if os.geteuid() != 0:
+        pytest.skip("a tap device needs root")
+    name = f"scrub-uml-t{os.getpid()}"
+    run(["ip", "netns", "add", name])
+    try:
+        yield name
+    finally:
+        run(["ip", "netns", "del", name], check=False)
+
+
+def test_a_guest_link_joins_the_guest_and_the_host_end(runner: UmlRunner, netns: str) -> None:
+    link = GuestLink(tap="scrub-uml-t0", netns=netns)
+    with host_link(link):
+        result = UmlRunner(timeout=120, link=link).run(
+            ["sh", "-c", f"ip -4 -o addr show dev vec0; ping -c 2 -W 2 {link.host_address}"]
+        )
+        assert result.exit_code == 0, result.output
+        assert f"inet {link.guest_address}/30" in result.output
+        assert " 0% packet loss" in result.output
+    assert run(["ip", "-n", netns, "link", "show", link.tap], check=False).returncode != 0
 
 
 def test_runner_runs_as_root_in_the_uml_kernel_and_returns_files(runner: UmlRunner) -> None:
