@@ -1,5 +1,5 @@
 # The two commands from the README:
-#   make demo   - the main job (see README)
+#   make demo   - the main job (see README; ARGS="--keep" and other `scrubctl lab demo` options)
 #   make test   - lint, type-check and the whole test suite, lab included
 .PHONY: demo test setup bench
 SHELL := /bin/bash
@@ -9,7 +9,7 @@ setup:
 	@scripts/bootstrap.sh
 
 demo: setup
-	@scripts/demo.sh
+	@scripts/demo.sh $(ARGS)
 
 test: setup
 	$(VENV)/ruff check .

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
-import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from orchestrator.cli.common import JsonOption, emit_json, guard, say, table
-from orchestrator.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from orchestrator.lab.guestlink import GuestLink
     from orchestrator.lab.runner import LabRunner
 
 app = typer.Typer(
@@ -24,6 +25,12 @@ traffic_app = typer.Typer(help="Bounded test traffic inside the lab, and its cou
                           no_args_is_help=True)  # fmt: skip
 app.add_typer(traffic_app, name="traffic")
 DEMO_BUDGET = 1800.0  # seconds for the whole demo inside a guest (15 min seen on a busy host)
+DASHBOARD_PORT = 8180  # the demo's dashboard (scrubctl serve's default port)
+DASHBOARD = f"127.0.0.1:{DASHBOARD_PORT}"
+DASHBOARD_HELP = (
+    f"ADDR:PORT of the demo's dashboard (default {DASHBOARD}; in a guest, its end of the "
+    "link to this host)."
+)
 
 TopologyOption = Annotated[
     Path | None,
@@ -54,16 +61,17 @@ UmlOption = Annotated[
 
 
 def _guest(commands: list[list[str]], topology: Path | None, name: str | None,
-           timeout: float) -> None:  # fmt: skip
-    """Run ``lab`` commands in one user-mode Linux guest; print what they printed."""
+           timeout: float, link: GuestLink | None = None) -> None:  # fmt: skip
+    """Run ``lab`` commands in one user-mode Linux guest; print what they print as
+    they print it."""
     from orchestrator.lab.guest import run_in_guest
     from orchestrator.lab.topology import default_topology_path
 
     where = ["--topology", str((topology or default_topology_path()).resolve())]
     where += ["--name", name] if name else []
     say("booting a user-mode Linux guest (kernel GRE; the lab lives as long as the guest)")
-    result = run_in_guest([[*c, *where] for c in commands], workdir=Path.cwd(), timeout=timeout)
-    sys.stdout.write(result.output)
+    result = run_in_guest([[*c, *where] for c in commands], workdir=Path.cwd(),
+                          timeout=timeout, link=link, follow=say)  # fmt: skip
     say(f"guest halted after {result.seconds:.1f} s (boot to halt)")
     if result.exit_code != 0:
         raise typer.Exit(result.exit_code)
@@ -124,26 +132,51 @@ def up(
 def demo(
     topology: TopologyOption = None,
     name: NameOption = None,
-    keep: Annotated[bool, typer.Option("--keep", help="Leave the lab and sites running.")] = False,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Leave the lab, sites and dashboard running.")
+    ] = False,
+    dashboard: Annotated[str | None, typer.Option("--dashboard", help=DASHBOARD_HELP)] = None,
+    no_dashboard: Annotated[
+        bool, typer.Option("--no-dashboard", help="Run the demo without the dashboard.")
+    ] = False,
     uml: UmlOption = False,
 ) -> None:
     """The end-to-end demo: divert, fail over, fall back, withdraw (the README's main job).
 
-    Where this kernel has no GRE (or with --uml) it runs in one user-mode Linux guest."""
+    Where this kernel has no GRE (or with --uml) it runs in one user-mode Linux guest,
+    whose output is shown as it runs; with --keep the guest stays up until Ctrl-C."""
+    from orchestrator.cli.serve import parse_listen
     from orchestrator.lab.demo import run_demo
-    from orchestrator.lab.guest import want_guest
+    from orchestrator.lab.guest import in_guest, want_guest
 
+    if dashboard is not None:
+        parse_listen(dashboard, where="--dashboard")
     if want_guest(uml):
-        if keep:
-            raise InvalidInput(
-                "the lab cannot outlive its user-mode Linux guest",
-                where="--keep",
-                hint="drop --keep, or run on a kernel with GRE",
-            )
-        _guest([["demo"]], topology, name, timeout=DEMO_BUDGET)
+        _demo_in_guest(topology, name, keep=keep, dashboard=not no_dashboard)
         return
+    listen = None if no_dashboard else dashboard or DASHBOARD
+    run_demo(_runner(topology, name), say, keep=keep, dashboard=listen)
+    if keep and in_guest():  # the lab lives as long as this guest: keep it up
+        say("the guest stays up with the lab: Ctrl-C on the host stops it")
+        while True:
+            time.sleep(3600)
 
-    run_demo(_runner(topology, name), say, keep=keep)
+
+def _demo_in_guest(topology: Path | None, name: str | None, *, keep: bool,
+                   dashboard: bool) -> None:  # fmt: skip
+    """The demo in a guest, its dashboard reachable from here over a guest link."""
+    from orchestrator.lab.guestlink import GuestLink, host_link
+
+    args = ["demo", *(["--keep"] if keep else [])]
+    timeout = math.inf if keep else DEMO_BUDGET
+    if not dashboard:
+        _guest([[*args, "--no-dashboard"]], topology, name, timeout=timeout)
+        return
+    link = GuestLink()
+    with host_link(link):
+        listen = f"{link.guest_address}:{DASHBOARD_PORT}"
+        say(f"the dashboard will be at http://{listen}/ from this host (a link to the guest)")
+        _guest([[*args, "--dashboard", listen]], topology, name, timeout=timeout, link=link)
 
 
 @app.command()

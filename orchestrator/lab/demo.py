@@ -15,8 +15,11 @@ While a customer moves, a stream of HTTP requests runs from the client to the
 attacked server (one after the other, 50 ms apart); a request is lost when it
 has no answer within its timeout (3 s for planned moves, 1 s while a path
 fails). The report at the end lists each step's time and the requests lost
-per move. The lab and the site runners are always removed at the end (unless
-``keep``), even when a step fails.
+per move. With ``dashboard`` (ADDR:PORT), ``scrubctl serve`` runs on the demo's
+database from the start (``lab.demo_dashboard``), its address is printed, and
+after the diversion the demo checks that the service reports acme protected.
+The lab, the site runners and the service are always removed at the end
+(unless ``keep``), even when a step fails.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pathlib import Path
 
 from orchestrator.errors import ScrubError
 from orchestrator.lab import traffic
+from orchestrator.lab.demo_dashboard import DemoDashboard, start_dashboard
 from orchestrator.lab.expect import ExpectTimeout, wait_until
 from orchestrator.lab.routes import best_path, bgp_paths, fib
 from orchestrator.lab.runner import LabRunner
@@ -77,7 +81,9 @@ class Demo:
     runner: LabRunner
     say: Callable[[str], None]
     workdir: Path
+    dashboard_listen: str | None = None  # ADDR:PORT for ``scrubctl serve``, or none
     sites: LabSites | None = None
+    dashboard: DemoDashboard | None = None
     steps: list[tuple[str, float]] = field(default_factory=list)
     moves: list[Move] = field(default_factory=list)
 
@@ -241,6 +247,9 @@ class Demo:
         self.expect("both return paths up", lambda: self._paths_up("fra", "ams"), timeout=60)
         self.scrubctl("site", "list")
         traffic.ensure_server(self.runner.topology)
+        if self.dashboard_listen:
+            self.dashboard = start_dashboard(self.dashboard_listen, self.db_url, self.workdir,
+                                             self.say)  # fmt: skip
 
     def _sites_established(self) -> bool:
         for router, (fra, ams, _ce) in ROUTERS.items():
@@ -270,6 +279,11 @@ class Demo:
         self.wait_forwarding("fra")
         self.say(f"  both transits forward via fra {time.monotonic() - started:.2f} s after "
                  "the command was typed")  # fmt: skip
+        if self.dashboard is not None:
+            state = self.dashboard.api("status")["customers"]["acme"]["state"]
+            self.say(f"  the dashboard's service reports acme {state}")
+            if state != "protected":
+                raise DemoFailed(f"the dashboard's service reports acme {state}, not protected")
         self.scrubctl("plan")
         self.routers()
         self.scrubbed_via("fra")
@@ -365,24 +379,30 @@ class Demo:
 
     def teardown(self, keep: bool) -> None:
         if keep:
-            self.say(f"lab left up (--keep); database {self.db_url}; stop with `scrubctl lab "
-                     "down` after stopping the site runners")  # fmt: skip
-            self.say(f"dashboard: `scrubctl serve --db {self.db_url}`, then "
-                     "http://127.0.0.1:8180/ (README: the dashboard)")  # fmt: skip
+            self.say(f"lab, site runners and dashboard left running (--keep); database "
+                     f"{self.db_url}")  # fmt: skip
+            if self.dashboard is not None:
+                self.say(f"dashboard: {self.dashboard.url}/ (operator token "
+                         f"{self.dashboard.secret}): try a drain or a failover there")  # fmt: skip
             return
-        self.say(
-            "dashboard: run `scrubctl lab demo --keep` on a kernel with GRE, then "
-            "`scrubctl serve --db` with the database it prints (README: the dashboard)"
-        )
+        if self.dashboard is not None:
+            self.dashboard.stop()
         if self.sites is not None:
             self.sites.stop_all()
         self.runner.down()
         self.say("lab down: namespaces, daemons and site runners removed")
 
 
-def run_demo(runner: LabRunner, say: Callable[[str], None], *, keep: bool = False) -> list[Move]:
-    """Run every step (DemoFailed at the first claim that does not hold); the moves made."""
-    demo = Demo(runner, say, Path(tempfile.mkdtemp(prefix="scrubctl-demo-")))
+def run_demo(
+    runner: LabRunner,
+    say: Callable[[str], None],
+    *,
+    keep: bool = False,
+    dashboard: str | None = None,
+) -> list[Move]:
+    """Run every step (DemoFailed at the first claim that does not hold); the moves made.
+    ``dashboard``: ADDR:PORT for ``scrubctl serve`` during the demo."""
+    demo = Demo(runner, say, Path(tempfile.mkdtemp(prefix="scrubctl-demo-")), dashboard)
     steps = (
         ("lab up", demo.step_up), ("before", demo.step_before), ("divert", demo.step_divert),
         ("fra's line fails", demo.step_line_fails),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,8 +24,9 @@ def test_demo_tells_the_whole_story_on_real_routers() -> None:
     topology = load_topology(Path(__file__).resolve().parents[2] / "containerlab.yml")
     runner = LabRunner(topology.renamed("scrubdemo"))
     lines: list[str] = []
-    moves = run_demo(runner, lines.append)  # DemoFailed at the first claim that fails
-    text = "\n".join(lines)
+    port = free_port()
+    moves = run_demo(runner, lines.append, dashboard=f"127.0.0.1:{port}")  # DemoFailed at
+    text = "\n".join(lines)  # the first claim that does not hold
     assert [m.name for m in moves] == [
         "fra's line fails -> ams (GRE)",
         "fra's line repaired -> fra",
@@ -37,5 +40,15 @@ def test_demo_tells_the_whole_story_on_real_routers() -> None:
     assert "  transit1: 203.0.113.10/32 -> blackhole" in text
     assert "acme's state: last-resort" in text
     assert "== Report" in text
+    assert f"dashboard: http://127.0.0.1:{port}/ (log in with the operator token " in text
+    assert "  the dashboard's service reports acme protected" in text
+    with pytest.raises(OSError):  # the service was stopped with the lab
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5)
     assert lines[-1].startswith("lab down")
     assert not any(ns.startswith("clab-scrubdemo-") for ns in namespaces())
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

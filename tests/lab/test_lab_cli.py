@@ -73,10 +73,9 @@ def test_up_without_root_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.output == "error: the lab needs root (network namespaces, veths, FRR)\n"
 
 
-def test_demo_in_a_guest_cannot_keep_the_lab() -> None:
-    result = CliRunner().invoke(app, ["demo", "--uml", "--keep", "--name", NOT_UP])
+@pytest.mark.parametrize("value", ["nonsense", "127.0.0.1:0", "example.org:8180"])
+def test_demo_refuses_a_bad_dashboard_address_before_it_starts(value: str) -> None:
+    result = CliRunner().invoke(app, ["demo", "--dashboard", value, "--name", NOT_UP])
     assert result.exit_code == 2
-    assert result.output.strip() == (
-        "error: --keep: the lab cannot outlive its user-mode Linux guest "
-        "(drop --keep, or run on a kernel with GRE)"
-    )
+    assert result.output.startswith("error: --dashboard: ")
+    assert len(result.output.splitlines()) == 1
