@@ -7,11 +7,11 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from orchestrator.lab.demo_dashboard import wait_answering
 
 SCRUBCTL = Path(sys.executable).parent / "scrubctl"
 START_TIMEOUT = 60.0
@@ -35,15 +35,8 @@ def running_service(db_url: str, workdir: Path) -> Iterator[str]:
                                   env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + START_TIMEOUT
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/openapi.json", timeout=2):
-                        break
-                except OSError:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        raise AssertionError(log_path.read_text()) from None
-                    time.sleep(0.2)
+            if not wait_answering(f"{url}/openapi.json", server, START_TIMEOUT):
+                raise AssertionError(log_path.read_text())
             yield url
         finally:
             server.terminate()

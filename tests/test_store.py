@@ -131,22 +131,12 @@ def test_busy_timeout_setting(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_upgrade_from_0001_keeps_return_path_health(tmp_path: Path) -> None:
     """A database made by the first release gains the new columns and tables and keeps
     its rows (SQLite has to copy the table for that: batch mode)."""
-    from alembic import command
-    from alembic.config import Config
-
-    from orchestrator.store.db import MIGRATIONS
-
-    db = Database(f"sqlite:///{tmp_path / 'old.db'}")
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with db.engine.connect() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0001")
-        conn.exec_driver_sql(
-            "INSERT INTO return_path_health (customer, site, health, detail, changed_at) "
-            "VALUES ('acme', 'fra', 'down', 'probe lost', '2026-03-01 12:00:00')"
-        )
-        conn.commit()
+    db = database_at(
+        tmp_path,
+        "0001",
+        "INSERT INTO return_path_health (customer, site, health, detail, changed_at) "
+        "VALUES ('acme', 'fra', 'down', 'probe lost', '2026-03-01 12:00:00')",
+    )
     db.ensure_schema()
     rows = dump_db(db.url)
     assert rows["alembic_version"] == [(SCHEMA_HEAD,)]
@@ -160,22 +150,12 @@ def test_upgrade_from_0001_keeps_return_path_health(tmp_path: Path) -> None:
 def test_upgrade_from_0005_adds_an_empty_path_history_and_keeps_path_health(
     tmp_path: Path,
 ) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    from orchestrator.store.db import MIGRATIONS
-
-    db = Database(f"sqlite:///{tmp_path / 'old.db'}")
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with db.engine.connect() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0005")
-        conn.exec_driver_sql(
-            "INSERT INTO return_path_health (customer, site, health, detail, changed_at, loss, "
-            "rtt_ms) VALUES ('acme', 'fra', 'up', 'answered', '2026-03-01 12:00:00', 0.0, 4.0)"
-        )
-        conn.commit()
+    db = database_at(
+        tmp_path,
+        "0005",
+        "INSERT INTO return_path_health (customer, site, health, detail, changed_at, loss, "
+        "rtt_ms) VALUES ('acme', 'fra', 'up', 'answered', '2026-03-01 12:00:00', 0.0, 4.0)",
+    )
     assert "return_path_samples" not in inspect(db.engine).get_table_names()
     db.ensure_schema()
     rows = dump_db(db.url)
@@ -205,3 +185,23 @@ def test_a_pinned_write_at_the_current_counter_commits_once(db: Database) -> Non
     assert db.generation() == 1
     with pytest.raises(StaleState), pinned.write():  # its own commit moved the counter
         pass
+
+
+def database_at(tmp_path: Path, revision: str, *statements: str) -> Database:
+    """A database migrated only up to ``revision`` (as an older scrubctl left it),
+    with ``statements`` run on it."""
+    from alembic import command
+    from alembic.config import Config
+
+    from orchestrator.store.db import MIGRATIONS
+
+    db = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with db.engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+        conn.commit()
+    return db

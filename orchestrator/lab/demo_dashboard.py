@@ -77,17 +77,24 @@ def start_dashboard(listen: str, db_url: str, workdir: Path,
                                    stderr=subprocess.STDOUT)  # fmt: skip
     host = f"[{address.host}]" if ":" in address.host else address.host
     dashboard = DemoDashboard(f"http://{host}:{address.port}", created.secret, process, log)
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        try:
-            with urllib.request.urlopen(f"{dashboard.url}/login", timeout=5):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                dashboard.stop()
-                tail = "\n".join(log.read_text(errors="replace").splitlines()[-5:])
-                raise LabError(f"the dashboard did not answer at {dashboard.url}: {tail}") from None
-            time.sleep(0.5)
+    if not wait_answering(f"{dashboard.url}/login", process, START_TIMEOUT):
+        dashboard.stop()
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-5:])
+        raise LabError(f"the dashboard did not answer at {dashboard.url}: {tail}")
     say(f"dashboard: {dashboard.url}/ (log in with the operator token {created.secret}; "
         "it shows this demo as it runs)")  # fmt: skip
     return dashboard
+
+
+def wait_answering(url: str, process: subprocess.Popen[bytes], timeout: float) -> bool:
+    """True once a GET of ``url`` (a ``scrubctl serve`` just started) is answered;
+    False when ``process`` ends first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return True
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)

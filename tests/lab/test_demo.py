@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 import urllib.request
 from pathlib import Path
 
 import pytest
+from serve_support import free_port
 
 from orchestrator.lab.demo import run_demo
 from orchestrator.lab.runner import LabRunner, missing_prerequisites
@@ -46,9 +46,3 @@ def test_demo_tells_the_whole_story_on_real_routers() -> None:
         urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5)
     assert lines[-1].startswith("lab down")
     assert not any(ns.startswith("clab-scrubdemo-") for ns in namespaces())
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
