@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -157,7 +159,7 @@ def demo(
     listen = None if no_dashboard else dashboard or DASHBOARD
     run_demo(_runner(topology, name), say, keep=keep, dashboard=listen)
     if keep and in_guest():  # the lab lives as long as this guest: keep it up
-        say("the guest stays up with the lab: Ctrl-C on the host stops it")
+        say("the guest stays up with the lab: Ctrl-C (or SIGTERM) on the host stops it")
         while True:
             time.sleep(3600)
 
@@ -173,10 +175,15 @@ def _demo_in_guest(topology: Path | None, name: str | None, *, keep: bool,
         _guest([[*args, "--no-dashboard"]], topology, name, timeout=timeout)
         return
     link = GuestLink()
-    with host_link(link):
-        listen = f"{link.guest_address}:{DASHBOARD_PORT}"
-        say(f"the dashboard will be at http://{listen}/ from this host (a link to the guest)")
-        _guest([[*args, "--dashboard", listen]], topology, name, timeout=timeout, link=link)
+    # SIGTERM as Ctrl-C: the guest killed and the tap removed (the finally blocks)
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    try:
+        with host_link(link):
+            listen = f"{link.guest_address}:{DASHBOARD_PORT}"
+            say(f"the dashboard will be at http://{listen}/ from this host (a link to the guest)")
+            _guest([[*args, "--dashboard", listen]], topology, name, timeout=timeout, link=link)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @app.command()
