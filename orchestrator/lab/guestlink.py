@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -59,8 +60,15 @@ class GuestLink:
 
 @contextlib.contextmanager
 def host_link(link: GuestLink) -> Iterator[GuestLink]:
-    """The tap of ``link``, up with the host's address, for the life of the block."""
-    _remove(link)  # a leftover of a run that was killed
+    """The tap of ``link``, up with the host's address, for the life of the block.
+    A tap of that name with a guest attached (carrier) belongs to another running
+    demo and is refused; one without is a leftover of a killed run and replaced."""
+    if _attached(link):
+        raise LabError(
+            f"the guest link {link.tap} is in use by another user-mode Linux guest",
+            hint="another `scrubctl lab demo` is running; stop it first",
+        )
+    _remove(link)
     address = f"{link.host_address}/{link.network.prefixlen}"
     try:
         for args in (("tuntap", "add", "dev", link.tap, "mode", "tap"),
@@ -75,6 +83,14 @@ def host_link(link: GuestLink) -> Iterator[GuestLink]:
         yield link
     finally:
         _remove(link)
+
+
+def _attached(link: GuestLink) -> bool:
+    done = run(link._ip("-j", "link", "show", "dev", link.tap), check=False)
+    if done.returncode != 0:
+        return False  # no such tap
+    [info] = json.loads(done.stdout)
+    return "LOWER_UP" in info.get("flags", [])
 
 
 def _remove(link: GuestLink) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.lab.guestlink import GuestLink, host_link
-from orchestrator.lab.shell import run
+from orchestrator.lab.shell import LabError, run
 from orchestrator.lab.uml import (
     KERNEL,
     HostfsMount,
@@ -105,13 +105,22 @@ def netns() -> Iterator[str]:
 
 def test_a_guest_link_joins_the_guest_and_the_host_end(runner: UmlRunner, netns: str) -> None:
     link = GuestLink(tap="scrub-uml-t0", netns=netns)
+    run(["ip", "-n", netns, "tuntap", "add", "dev", link.tap, "mode", "tap"])  # a leftover
+    refused: list[str] = []
+
+    def second_link(line: str) -> None:  # while the guest holds the tap
+        if line == "attached":
+            with pytest.raises(LabError, match="in use by another") as second:
+                host_link(link).__enter__()
+            refused.append(str(second.value))
+
     with host_link(link):
-        result = UmlRunner(timeout=120, link=link).run(
-            ["sh", "-c", f"ip -4 -o addr show dev vec0; ping -c 2 -W 2 {link.host_address}"]
-        )
+        script = f"ip -4 -o addr show dev vec0; echo attached; ping -c 2 -W 2 {link.host_address}"
+        result = UmlRunner(timeout=120, link=link).run(["sh", "-c", script], follow=second_link)
         assert result.exit_code == 0, result.output
         assert f"inet {link.guest_address}/30" in result.output
-        assert " 0% packet loss" in result.output
+        assert " 0% packet loss" in result.output  # the second link changed nothing
+    assert len(refused) == 1
     assert run(["ip", "-n", netns, "link", "show", link.tap], check=False).returncode != 0
 
 
