@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pg_support import private_cluster
@@ -106,3 +107,34 @@ def test_a_pinned_write_refuses_a_moved_change_counter_on_postgresql(pg_url: str
         pass
     assert db.generation() == before
     db.dispose()
+
+
+def test_a_server_that_drops_the_command_midway_is_one_line_and_exit_1(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection works (schema checked), then the server ends the command's
+    session (``pg_terminate_backend``, as a restart or an administrator would) before
+    the command reads: one ``error:`` line naming --db, exit 1, no traceback."""
+    from typer.testing import CliRunner
+
+    from orchestrator.cli.main import app
+    from orchestrator.service import status as status_service
+
+    real_status = status_service.status
+
+    def dropped_then_status(db: Database, **kwargs: Any) -> Any:
+        with db.engine.connect() as conn:  # the command's pooled connection, checked in
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        admin = Database(pg_url)
+        with admin.engine.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        admin.dispose()
+        return real_status(db, **kwargs)
+
+    monkeypatch.setattr(status_service, "status", dropped_then_status)
+    result = CliRunner().invoke(app, ["status", "--db", pg_url])
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    [line] = result.output.splitlines()
+    assert line.startswith("error: --db: the database failed during the command: ")
+    assert "terminat" in line  # the server's own words
