@@ -12,6 +12,7 @@ API as JSON fields and endpoints. ``str(error)`` is the plain rendering
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from enum import IntEnum
 
@@ -117,3 +118,16 @@ class Forbidden(ScrubError):
     """Credentials whose role does not allow the request (HTTP 403)."""
 
     exit_code = ExitCode.ERROR
+
+
+def database_failure(exc: Exception, *, where: str) -> DatabaseUnavailable | None:
+    """A database driver's error that got past the store (the server went away in the
+    middle of a command or request, after the first connection) as
+    ``DatabaseUnavailable``; None for anything else. SQLAlchemy is looked up in
+    ``sys.modules``, not imported: what never loaded it cannot have raised its errors."""
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is None or not isinstance(exc, sa_exc.DBAPIError):
+        return None
+    reason = " ".join(str(exc.orig).split())  # drivers' messages span lines
+    message = f"the database failed during the command: {reason}"
+    return DatabaseUnavailable(message, where=where, hint="check the state before retrying")

@@ -26,6 +26,7 @@ from orchestrator.errors import (
     ScrubError,
     SyncTimeout,
     Unauthenticated,
+    database_failure,
 )
 from orchestrator.inventory import InventoryErrors
 
@@ -117,8 +118,13 @@ def on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(document, status_code=422)
 
 
-def on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
-    """A bug: logged with its traceback here, never sent to the client."""
+def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """A database that failed in the middle of a request: 503 with the server's words.
+    Anything else is a bug: logged with its traceback here, never sent to the client."""
+    failure = database_failure(exc, where="database")
+    if failure is not None:
+        log.error("%s", failure.render(words))
+        return on_scrub_error(request, failure)
     log.error("unexpected error", exc_info=exc)
     body = {"code": "error", "field": "", "message": "internal error (see the service's log)",
             "hint": "", "text": "internal error (see the service's log)"}  # fmt: skip

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
-from orchestrator.errors import DatabaseUnavailable, ScrubError
+from orchestrator.errors import ScrubError, database_failure
 
 if TYPE_CHECKING:
     from orchestrator.store.db import Database
@@ -114,7 +114,7 @@ def guard_with(**overrides: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
                     sys.stderr.write(f"error: {line}\n")
                 raise typer.Exit(int(exc.exit_code)) from None
             except Exception as exc:
-                failure = database_failure(exc)
+                failure = database_failure(exc, where="--db")
                 if failure is None:
                     raise
                 sys.stderr.write(f"error: {render_error(failure, flags)}\n")
@@ -123,19 +123,6 @@ def guard_with(**overrides: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
         return wrapper
 
     return decorate
-
-
-def database_failure(exc: Exception) -> DatabaseUnavailable | None:
-    """A database driver's error that got past the store (the server went away in the
-    middle of a command, after the first connection) as ``DatabaseUnavailable``;
-    None for anything else. SQLAlchemy is looked up in ``sys.modules``, not imported:
-    a command that never loaded it cannot have raised its errors."""
-    sa_exc = sys.modules.get("sqlalchemy.exc")
-    if sa_exc is None or not isinstance(exc, sa_exc.DBAPIError):
-        return None
-    reason = " ".join(str(exc.orig).split())  # drivers' messages span lines
-    message = f"the database failed during the command: {reason}"
-    return DatabaseUnavailable(message, where="--db", hint="check the state before retrying")
 
 
 def guard(func: Callable[P, R]) -> Callable[P, R]:

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from api_support import Api, error_of
 
+from orchestrator.service import status as status_service
+
 READS: dict[str, tuple[str, dict[str, Any], Any]] = {
     # endpoint, query, expected shape: a set of keys (object), or [keys] (list of objects)
     "inventory": ("/api/v1/inventory", {}, {"policy", "sites", "customers"}),
@@ -120,3 +122,26 @@ def test_openapi_documents_every_endpoint(api: Api) -> None:
             "/api/v1/events", "/api/v1/reports/ttm", "/api/v1/detections",
             "/api/v1/tokens", "/api/v1/tokens/{name}/revoke"} <= paths  # fmt: skip
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
+
+
+def test_a_database_failing_mid_request_is_503_with_the_drivers_words(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store's first connection worked; a driver error after it (here raised by the
+    status read, as psycopg raises a server's goodbye) is the service's own JSON error,
+    503 unavailable, not the 500 of a bug."""
+    from sqlalchemy.exc import OperationalError
+
+    def dropped(*_args: Any, **_kwargs: Any) -> Any:
+        raise OperationalError(
+            "SELECT", {}, Exception("server closed the connection\nunexpectedly")
+        )
+
+    monkeypatch.setattr(status_service, "status", dropped)
+    response = api.get("/api/v1/status")
+    assert response.status_code == 503
+    error = error_of(response)
+    assert (error["code"], error["field"]) == ("unavailable", "database")
+    assert error["message"] == (
+        "the database failed during the command: server closed the connection unexpectedly"
+    )
