@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -166,19 +167,27 @@ def demo(
 
 def _demo_in_guest(topology: Path | None, name: str | None, *, keep: bool,
                    dashboard: bool) -> None:  # fmt: skip
-    """The demo in a guest, its dashboard reachable from here over a guest link."""
+    """The demo in a guest, its dashboard reachable from here over a guest link. Where
+    the link cannot be made (no /dev/net/tun, another demo holds it), the demo runs
+    without the dashboard and says why."""
     from orchestrator.lab.guestlink import GuestLink, host_link
+    from orchestrator.lab.shell import LabError
 
     args = ["demo", *(["--keep"] if keep else [])]
     timeout = math.inf if keep else DEMO_BUDGET
-    if not dashboard:
-        _guest([[*args, "--no-dashboard"]], topology, name, timeout=timeout)
-        return
-    link = GuestLink()
     # SIGTERM as Ctrl-C: the guest killed and the tap removed (the finally blocks)
     previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
-        with host_link(link):
+        with contextlib.ExitStack() as stack:
+            link: GuestLink | None = None
+            if dashboard:
+                try:
+                    link = stack.enter_context(host_link(GuestLink()))
+                except LabError as exc:
+                    say(f"no dashboard for this demo: {exc}")
+            if link is None:
+                _guest([[*args, "--no-dashboard"]], topology, name, timeout=timeout)
+                return
             listen = f"{link.guest_address}:{DASHBOARD_PORT}"
             say(f"the dashboard will be at http://{listen}/ from this host (a link to the guest)")
             _guest([[*args, "--dashboard", listen]], topology, name, timeout=timeout, link=link)

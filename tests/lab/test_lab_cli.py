@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 
 import pytest
 from typer.testing import CliRunner
 
+from orchestrator.cli import lab as lab_cli
 from orchestrator.cli.lab import app
+from orchestrator.lab import guestlink
+from orchestrator.lab.guestlink import GuestLink
 from orchestrator.lab.runner import missing_prerequisites
+from orchestrator.lab.shell import LabError
 
 NOT_UP = "scrubnotup"  # a lab name nobody builds
 
@@ -79,3 +85,48 @@ def test_demo_refuses_a_bad_dashboard_address_before_it_starts(value: str) -> No
     assert result.exit_code == 2
     assert result.output.startswith("error: --dashboard: ")
     assert len(result.output.splitlines()) == 1
+
+
+class GuestCalls:
+    """What ``lab demo`` would run in a guest (``_guest`` recorded, nothing booted)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[tuple[list[list[str]], GuestLink | None]] = []
+        monkeypatch.setattr(lab_cli, "_guest", self.record)
+
+    def record(self, commands: list[list[str]], *_args: object, timeout: float,
+               link: GuestLink | None = None) -> None:  # fmt: skip
+        self.calls.append((commands, link))
+
+
+def test_demo_in_a_guest_serves_its_dashboard_on_the_guest_link(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made: list[GuestLink] = []
+
+    @contextlib.contextmanager
+    def fake_link(link: GuestLink) -> Iterator[GuestLink]:
+        made.append(link)
+        yield link
+
+    monkeypatch.setattr(guestlink, "host_link", fake_link)
+    guest = GuestCalls(monkeypatch)
+    result = CliRunner().invoke(app, ["demo", "--uml", "--keep"])
+    assert result.exit_code == 0, result.output
+    [link] = made
+    assert guest.calls == [([["demo", "--keep", "--dashboard", "169.254.80.2:8180"]], link)]
+    assert "the dashboard will be at http://169.254.80.2:8180/ from this host" in result.output
+
+
+def test_demo_in_a_guest_runs_without_the_dashboard_when_no_link_can_be_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_link(link: GuestLink) -> Iterator[GuestLink]:
+        raise LabError(f"cannot create the guest link {link.tap}: open /dev/net/tun failed")
+
+    monkeypatch.setattr(guestlink, "host_link", no_link)
+    guest = GuestCalls(monkeypatch)
+    result = CliRunner().invoke(app, ["demo", "--uml"])
+    assert result.exit_code == 0, result.output
+    assert guest.calls == [([["demo", "--no-dashboard"]], None)]
+    assert "no dashboard for this demo: cannot create the guest link scrub-uml0" in result.output
