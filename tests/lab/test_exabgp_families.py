@@ -14,17 +14,15 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from peer_pair import PeerPair, peer_pair
 
 from orchestrator.files import stop_process
-from orchestrator.lab.frr import Frr
-from orchestrator.lab.runner import missing_prerequisites
-from orchestrator.lab.shell import in_netns, remove_namespace, run
+from orchestrator.lab.shell import in_netns, run
 
 pytestmark = pytest.mark.lab
 
@@ -64,53 +62,14 @@ sites:
 """
 
 
-class Pair:
-    def __init__(self, work: Path) -> None:
-        tag = f"{os.getpid() % 100000}"
-        self.site, self.peer = f"scx{tag}s", f"scx{tag}p"
-        self.work = work
-        self.frr = Frr(self.peer, work / "frr")
-
-    def up(self) -> None:
-        for ns in (self.site, self.peer):
-            run(["ip", "netns", "add", ns])
-            run(["ip", "-n", ns, "link", "set", "lo", "up"])
-        run(["ip", "link", "add", "v0", "netns", self.site, "type", "veth",
-             "peer", "name", "v1", "netns", self.peer])  # fmt: skip
-        ends = [(self.site, "v0", "192.0.2.134/30", "2001:db8:ff::2/64"),
-                (self.peer, "v1", "192.0.2.133/30", "2001:db8:ff::1/64")]  # fmt: skip
-        for ns, dev, v4, v6 in ends:
-            run(["ip", "-n", ns, "addr", "add", v4, "dev", dev])
-            run(["ip", "-n", ns, "addr", "add", v6, "dev", dev, "nodad"])
-            run(["ip", "-n", ns, "link", "set", dev, "up"])
-        self.frr.prepare()
-        self.frr.start(["zebra", "bgpd"])
-        conf = self.work / "frr.conf"
-        conf.write_text(FRR_CONF)
-        self.frr.configure(conf)
-
-    def down(self) -> None:
-        for ns in (self.site, self.peer):
-            remove_namespace(ns)
-
-
 @pytest.fixture(scope="module")
-def pair() -> Iterator[Pair]:
-    reason = missing_prerequisites()
-    if reason:
-        pytest.skip(reason)
-    work = Path(tempfile.mkdtemp(prefix="scrubctl-families-"))
-    os.chmod(work, 0o755)  # FRR (user frr) needs to reach its run directory
-    pairs = Pair(work)
-    try:
-        pairs.up()
-        yield pairs
-    finally:
-        pairs.down()
-        run(["rm", "-rf", str(work)], check=False)
+def pair() -> Iterator[PeerPair]:
+    with peer_pair("x", ["192.0.2.134/30", "2001:db8:ff::2/64"],
+                   ["192.0.2.133/30", "2001:db8:ff::1/64"], FRR_CONF) as made:  # fmt: skip
+        yield made
 
 
-def start_site(pair: Pair, families: str, tmp: Path) -> tuple[subprocess.Popen[bytes], Path]:
+def start_site(pair: PeerPair, families: str, tmp: Path) -> tuple[subprocess.Popen[bytes], Path]:
     inventory, log = tmp / "inventory.yml", tmp / "site.log"
     inventory.write_text(INVENTORY.format(families=families))
     scrubctl = [sys.executable, "-m", "orchestrator"]
@@ -133,7 +92,7 @@ def start_site(pair: Pair, families: str, tmp: Path) -> tuple[subprocess.Popen[b
     ids=["declared", "undeclared"],
 )
 def test_exabgp_warns_only_when_families_differ_from_the_peers(
-    pair: Pair, tmp_path: Path, families: str, warnings: list[str]
+    pair: PeerPair, tmp_path: Path, families: str, warnings: list[str]
 ) -> None:
     process, log = start_site(pair, families, tmp_path)
     try:

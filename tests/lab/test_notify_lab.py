@@ -17,19 +17,17 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from peer_pair import PeerPair, peer_pair
 from pg_support import private_cluster
 from sqlalchemy import select
 
 from orchestrator.files import stop_process
-from orchestrator.lab.frr import Frr
-from orchestrator.lab.runner import missing_prerequisites
-from orchestrator.lab.shell import in_netns, remove_namespace, run
+from orchestrator.lab.shell import in_netns, run
 from orchestrator.store.db import Database
 from orchestrator.store.models import AgentSyncRow, SessionRow, SiteSyncRow
 
@@ -69,54 +67,15 @@ FALLBACK_S = "30"  # the agent reads the change counter by itself only every 30 
 WAIT_S = "2"
 
 
-class Peer:
-    """FRR in a private namespace; the site runs in a second one, joined by a veth."""
-
-    def __init__(self, work: Path) -> None:
-        tag = f"{os.getpid() % 100000}"
-        self.ns, self.peer_ns = f"scn{tag}s", f"scn{tag}p"
-        self.frr = Frr(self.peer_ns, work / "frr")
-        self.work = work
-
-    def up(self) -> None:
-        for ns in (self.ns, self.peer_ns):
-            run(["ip", "netns", "add", ns])
-            run(["ip", "-n", ns, "link", "set", "lo", "up"])
-        run(["ip", "link", "add", "v0", "netns", self.ns, "type", "veth",
-             "peer", "name", "v1", "netns", self.peer_ns])  # fmt: skip
-        for ns, dev, address in ((self.ns, "v0", "192.0.2.2/30"),
-                                 (self.peer_ns, "v1", "192.0.2.1/30")):  # fmt: skip
-            run(["ip", "-n", ns, "addr", "add", address, "dev", dev])
-            run(["ip", "-n", ns, "link", "set", dev, "up"])
-        self.frr.prepare()
-        self.frr.start(["zebra", "bgpd"])
-        conf = self.work / "frr.conf"
-        conf.write_text(FRR_CONF)
-        self.frr.configure(conf)
-
-    def down(self) -> None:
-        for ns in (self.ns, self.peer_ns):
-            remove_namespace(ns)
-
-    def received(self) -> set[str]:
-        out = run([*self.frr.vtysh_argv(), "-c", "show bgp ipv4 unicast json"]).stdout
-        return set(json.loads(out).get("routes", {}))
+def received(peer: PeerPair) -> set[str]:
+    out = run([*peer.frr.vtysh_argv(), "-c", "show bgp ipv4 unicast json"]).stdout
+    return set(json.loads(out).get("routes", {}))
 
 
 @pytest.fixture(scope="module")
-def peer() -> Iterator[Peer]:
-    reason = missing_prerequisites()
-    if reason:
-        pytest.skip(reason)
-    work = Path(tempfile.mkdtemp(prefix="scrubctl-notify-"))
-    os.chmod(work, 0o755)  # FRR (user frr) needs to reach its run directory
-    made = Peer(work)
-    try:
-        made.up()
+def peer() -> Iterator[PeerPair]:
+    with peer_pair("n", ["192.0.2.2/30"], ["192.0.2.1/30"], FRR_CONF) as made:
         yield made
-    finally:
-        made.down()
-        run(["rm", "-rf", str(work)], check=False)
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +107,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def test_an_agent_acknowledges_a_diversion_woken_at_the_commit(
-    peer: Peer, db_url: str, tmp_path: Path
+    peer: PeerPair, db_url: str, tmp_path: Path
 ) -> None:
     inventory, log = tmp_path / "inventory.yml", tmp_path / "site.log"
     inventory.write_text(INVENTORY)
@@ -159,7 +118,7 @@ def test_an_agent_acknowledges_a_diversion_woken_at_the_commit(
     db = Database(db_url)
     with log.open("ab") as out:
         site = subprocess.Popen(
-            in_netns(peer.ns, [*scrubctl, "site", "run", "x", "--no-return-paths",
+            in_netns(peer.site, [*scrubctl, "site", "run", "x", "--no-return-paths",
                                "--run-dir", str(tmp_path / "run")]),
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
         )  # fmt: skip
@@ -173,7 +132,7 @@ def test_an_agent_acknowledges_a_diversion_woken_at_the_commit(
         assert divert.returncode == 0, divert.stderr + log.read_text(errors="replace")
         acknowledged = json.loads(divert.stdout)["wait"]["acknowledged"]
         assert [a["site"] for a in acknowledged] == ["x"]
-        wait_until("FRR received the route", lambda: "203.0.113.0/24" in peer.received(), 15, log)
+        wait_until("FRR received the route", lambda: "203.0.113.0/24" in received(peer), 15, log)
         assert "syncing (woken by notify)" in log.read_text(errors="replace")
         with db.read() as session:
             figures = session.get(AgentSyncRow, "x")
