@@ -47,15 +47,12 @@ sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # the orchestrator
 import benchlab
 import ttd
 from benchlab import (
-    AGENT_ADDRESS,
-    SITE,
     BenchError,
     FibWatch,
     Stats,
     bench_site,
     ms,
     scrubctl_argv,
-    session_recorded,
     table,
     wait_until,
 )
@@ -157,12 +154,8 @@ def one_api_run(db: Database, fib: FibWatch, port: int, secret: str) -> ApiRun:
 
 def run(lab: LabHandle, runs: int, cli: str, say: Callable[[str], None] = print) -> str:
     with bench_site(lab, "api", cli, say) as bench:
-        db, transit, fib = bench.db, bench.transit, bench.fib
-        bench.sites.start(SITE)
-        wait_until(lambda: transit.established(AGENT_ADDRESS), "the site's session", 60, 0.05)
-        wait_until(lambda: session_recorded(db), "the agent to record its session", 30, 0.05)
-        if PREFIX in fib.table():
-            raise BenchError(f"{PREFIX} is in the transit's FIB before the first run")
+        db, fib = bench.db, bench.fib
+        ttd.start_site(bench)
         say(f"CLI: {runs} run(s) of {' '.join(scrubctl_argv(cli))} divert start")
         cli_runs = []
         for i in range(runs):

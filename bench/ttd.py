@@ -30,6 +30,7 @@ from benchlab import (
     AGENT_ADDRESS,
     SITE,
     BenchError,
+    BenchSite,
     FibWatch,
     Stats,
     as_utc,
@@ -152,14 +153,19 @@ def cli_startup(cli: str, runs: int = 5) -> Stats:
     return Stats(tuple(values))
 
 
+def start_site(bench: BenchSite) -> None:
+    """The bench site running, its session up and recorded, PREFIX not in the FIB."""
+    bench.sites.start(SITE)
+    wait_until(lambda: bench.transit.established(AGENT_ADDRESS), "the site's session", 60, 0.05)
+    wait_until(lambda: session_recorded(bench.db), "the agent to record its session", 30, 0.05)
+    if PREFIX in bench.fib.table():
+        raise BenchError(f"{PREFIX} is in the transit's FIB before the first run")
+
+
 def run(lab: LabHandle, runs: int, cli: str, say: Callable[[str], None] = print) -> str:
     with bench_site(lab, "ttd", cli, say) as bench:
-        db, sites, transit, fib = bench.db, bench.sites, bench.transit, bench.fib
-        sites.start(SITE)
-        wait_until(lambda: transit.established(AGENT_ADDRESS), "the site's session", 60, 0.05)
-        wait_until(lambda: session_recorded(db), "the agent to record its session", 30, 0.05)
-        if PREFIX in fib.table():
-            raise BenchError(f"{PREFIX} is in the transit's FIB before the first run")
+        db, fib = bench.db, bench.fib
+        start_site(bench)
         say(f"time to divert: {runs} run(s), CLI = {' '.join(scrubctl_argv(cli))}")
         results = []
         for i in range(runs):
