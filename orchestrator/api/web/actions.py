@@ -78,14 +78,21 @@ def form(kind: str, who: OperatorLogin, customer: str = "", site: str = "",
     return page("action", who, change=change, title=TITLES[kind], error="")
 
 
-@router.post("/actions/preview", response_class=HTMLResponse)
-def preview(ctx: Ctx, who: OperatorLogin, csrf: Field = "", kind: Field = "", reason: Field = "",
-            customer: Field = "", site: Field = "", to_site: Field = "", host: Field = "",
-            expires: Field = "", prefixes: Field = "", targets: Field = "",
-            force: Field = "") -> HTMLResponse:  # fmt: skip
+def posted_change(who: OperatorLogin, csrf: Field = "", kind: Field = "", reason: Field = "",
+                  customer: Field = "", site: Field = "", to_site: Field = "", host: Field = "",
+                  expires: Field = "", prefixes: Field = "", targets: Field = "",
+                  force: Field = "") -> Change:  # fmt: skip
+    """The change a preview or confirmation form posts, once its form token checked."""
     check_csrf(who, csrf)
-    change = _change(kind, reason, customer, site, to_site, host, expires, prefixes, targets,
-                     force)  # fmt: skip
+    return _change(kind, reason, customer, site, to_site, host, expires, prefixes, targets,
+                   force)  # fmt: skip
+
+
+PostedChange = Annotated[Change, Depends(posted_change)]
+
+
+@router.post("/actions/preview", response_class=HTMLResponse)
+def preview(ctx: Ctx, who: OperatorLogin, change: PostedChange) -> HTMLResponse:
     return _preview_page(ctx, who, change, "")
 
 
@@ -102,14 +109,8 @@ def _preview_page(ctx: Context, who: Login, change: Change, notice: str) -> HTML
 
 
 @router.post("/actions/confirm", response_model=None)
-def confirm(ctx: Ctx, who: OperatorLogin, csrf: Field = "", generation: Field = "",
-            confirmation: Field = "", kind: Field = "", reason: Field = "",
-            customer: Field = "", site: Field = "", to_site: Field = "", host: Field = "",
-            expires: Field = "", prefixes: Field = "", targets: Field = "",
-            force: Field = "") -> Response:  # fmt: skip
-    check_csrf(who, csrf)
-    change = _change(kind, reason, customer, site, to_site, host, expires, prefixes, targets,
-                     force)  # fmt: skip
+def confirm(ctx: Ctx, who: OperatorLogin, change: PostedChange, generation: Field = "",
+            confirmation: Field = "") -> Response:  # fmt: skip
     seen = int(generation) if generation.isdigit() else -1
     if not hmac.compare_digest(signature(who, change, seen), confirmation):
         raise InvalidInput("the confirmation does not match the previewed change",
