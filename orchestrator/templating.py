@@ -12,16 +12,20 @@ from functools import cache
 import jinja2
 
 
-@cache
-def environment() -> jinja2.Environment:
+def _environment(*, html: bool) -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.PackageLoader("orchestrator.templates", "."),
         undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
+        keep_trailing_newline=not html,
         trim_blocks=True,
         lstrip_blocks=True,
-        autoescape=False,
+        autoescape=html,
     )
+
+
+@cache
+def environment() -> jinja2.Environment:
+    return _environment(html=False)
 
 
 def render(name: str, **values: object) -> str:
@@ -32,10 +36,4 @@ def render(name: str, **values: object) -> str:
 def html_environment() -> jinja2.Environment:
     """The dashboard's pages (``web/*.html.j2``): the same package data, with every
     value HTML-escaped (names, reasons and targets are user text)."""
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("orchestrator.templates", "."),
-        undefined=jinja2.StrictUndefined,
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return _environment(html=True)
