@@ -152,6 +152,22 @@ def legit(
     return LegitResult(int(data["sent"]), int(data["ok"]), int(data["failed"]), data["elapsed"])
 
 
+def _figures(process: subprocess.Popen[str], limit: float, what: str,
+             overrun: str) -> dict[str, Any]:  # fmt: skip
+    """A worker's JSON figures once it has ended; killed (LabError) if it is still
+    running ``limit`` + 15 s later, LabError if it failed."""
+    try:
+        out, err = process.communicate(timeout=limit + 15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise LabError(f"the {what} {overrun}") from None
+    if process.returncode != 0:
+        raise LabError(f"{what} failed: {err.strip() or process.returncode}")
+    figures: dict[str, Any] = json.loads(out)
+    return figures
+
+
 class LegitStream:
     """Requests running until ``stop()`` (or their count or time limit): what a move
     is measured with. ``stop`` ends the stream after the request in flight."""
@@ -173,15 +189,7 @@ class LegitStream:
     def _stop(self) -> LegitResult:
         if self.process.poll() is None:
             self.process.terminate()
-        try:
-            out, err = self.process.communicate(timeout=self.limit + 15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.communicate()
-            raise LabError("the request stream did not stop") from None
-        if self.process.returncode != 0:
-            raise LabError(f"request stream failed: {err.strip() or self.process.returncode}")
-        data = json.loads(out)
+        data = _figures(self.process, self.limit, "request stream", "did not stop")
         return LegitResult(int(data["sent"]), int(data["ok"]), int(data["failed"]),
                            data["elapsed"])  # fmt: skip
 
@@ -210,15 +218,7 @@ class AttackJob:
         self.limit = limit
 
     def wait(self) -> AttackResult:
-        try:
-            out, err = self.process.communicate(timeout=self.limit + 15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.communicate()
-            raise LabError("the attack stream did not stop by itself") from None
-        if self.process.returncode != 0:
-            raise LabError(f"attack stream failed: {err.strip() or self.process.returncode}")
-        data = json.loads(out)
+        data = _figures(self.process, self.limit, "attack stream", "did not stop by itself")
         return AttackResult(int(data["sent"]), int(data["errors"]), data["elapsed"])
 
     def stop(self) -> None:
