@@ -31,15 +31,13 @@ SQLite file on Linux, reads the counter once a second.
 from __future__ import annotations
 
 import logging
-import os
 import select
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from orchestrator.errors import InvalidInput
-from orchestrator.store.db import NOTIFY_CHANNEL, Database
+from orchestrator.store.db import NOTIFY_CHANNEL, Database, env_seconds
 
 if TYPE_CHECKING:
     import psycopg
@@ -233,17 +231,7 @@ def inotify_or_poll(path: Path, fallback: float) -> Waker:
 
 def fallback_poll() -> float:
     """``SCRUBCTL_NOTIFY_FALLBACK`` seconds (0 < s <= 3600), default ``FALLBACK_S``."""
-    text = os.environ.get("SCRUBCTL_NOTIFY_FALLBACK", "").strip()
-    if not text:
-        return FALLBACK_S
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 3600:
-        raise InvalidInput(f"{text!r} is not a number of seconds between 0 and 3600",
-                           where="SCRUBCTL_NOTIFY_FALLBACK")  # fmt: skip
-    return value
+    return env_seconds("SCRUBCTL_NOTIFY_FALLBACK", FALLBACK_S)
 
 
 def psycopg_connector(db: Database) -> Callable[[], psycopg.Connection[tuple[object, ...]]]:

@@ -62,20 +62,23 @@ BUSY_TIMEOUT_S = 5.0
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def busy_timeout() -> float:
-    """Seconds a writer waits for the lock: ``SCRUBCTL_BUSY_TIMEOUT`` > ``BUSY_TIMEOUT_S``."""
-    text = os.environ.get("SCRUBCTL_BUSY_TIMEOUT", "").strip()
+def env_seconds(name: str, default: float) -> float:
+    """Seconds from the environment variable ``name`` (0 < s <= 3600), else ``default``."""
+    text = os.environ.get(name, "").strip()
     if not text:
-        return BUSY_TIMEOUT_S
+        return default
     try:
         value = float(text)
     except ValueError:
         value = -1.0
     if not 0 < value <= 3600:
-        raise InvalidInput(
-            f"{text!r} is not a number of seconds between 0 and 3600", where="SCRUBCTL_BUSY_TIMEOUT"
-        )
+        raise InvalidInput(f"{text!r} is not a number of seconds between 0 and 3600", where=name)
     return value
+
+
+def busy_timeout() -> float:
+    """Seconds a writer waits for the lock: ``SCRUBCTL_BUSY_TIMEOUT`` > ``BUSY_TIMEOUT_S``."""
+    return env_seconds("SCRUBCTL_BUSY_TIMEOUT", BUSY_TIMEOUT_S)
 
 
 def default_db_path() -> Path:
