@@ -828,8 +828,8 @@ def test_bad_busy_timeout_setting(loaded: Run, monkeypatch: pytest.MonkeyPatch) 
     [
         (
             ["divert", "stop", "acme", "--reason", "r", "--id", "x"],
-            "error: Invalid value for '--id': Input should be a valid integer, unable to parse "
-            "string as an integer (see 'scrubctl divert stop --help')",
+            "error: Invalid value for '--id': 'x' is not a valid int. "
+            "(see 'scrubctl divert stop --help')",
         ),
         (
             ["rtbh", "add", "203.0.113.7", "--expires", "1h"],

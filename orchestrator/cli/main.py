@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import typer
-from typer._click.exceptions import (  # typer >= 0.29 ships its own click
+from typer._click.exceptions import (  # typer >= 0.26 ships its own click
     ClickException,
     NoArgsIsHelpError,
 )
