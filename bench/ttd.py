@@ -58,6 +58,7 @@ class Run:
     cli: float  # launch -> CLI exited
     to_request: float  # launch -> requested_at
     to_commit: float  # launch -> its commit (nan unless measured with the probe)
+    answered: float  # launch -> the CLI's first output (with --api: the service's answer)
     to_ack: float  # requested_at -> first_acked_at
     ack_to_fib: float  # first_acked_at -> FIB
     stop_to_gone: float  # divert stop (service) -> route out of the FIB
@@ -86,34 +87,44 @@ def last_commit(times: Path) -> float:
     return float(lines[-1])
 
 
-def one_run(db: Database, fib: FibWatch, cli: str, probe: Path | None = None) -> Run:
+def one_run(
+    db: Database,
+    fib: FibWatch,
+    cli: str,
+    probe: Path | None = None,
+    api: tuple[str, str] | None = None,
+) -> Run:
     """One ``divert start``; with ``probe`` (a file for the commit times) the CLI runs
-    through ``bench/commit_probe.py`` so launch -> commit is measured too."""
-    args = ["divert", "start", CUSTOMER, "--reason", "bench: time to divert", "--db", db.url]
+    through ``bench/commit_probe.py`` so launch -> commit is measured too; with ``api``
+    (URL, token) it sends the request to that ``scrubctl serve`` (``--api``), whose
+    answer comes after its commit: launch -> answer bounds launch -> commit."""
+    args = ["divert", "start", CUSTOMER, "--reason", "bench: time to divert",
+            *(["--api", api[0]] if api else ["--db", db.url])]  # fmt: skip
+    env = {**os.environ, "SCRUBCTL_TOKEN": api[1]} if api else None
     argv = scrubctl_argv(cli, *args)
     if probe is not None:
         probe.unlink(missing_ok=True)
         argv = [sys.executable, str(Path(__file__).with_name("commit_probe.py")), str(probe),
                 *args]  # fmt: skip
     fib.drain()
-    exited: list[float] = []
+    seen: dict[str, float] = {}
     launch_wall = time.time()
     launched = time.monotonic()
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     pidfd = os.pidfd_open(process.pid)
     try:
         in_fib = fib.wait(
             PREFIX,
             True,
             timeout=30,
-            also=[pidfd],
-            on_ready=lambda _fd: exited.append(time.monotonic()),
-        )
+            also=[pidfd, process.stdout],
+            on_ready=lambda fd: seen.setdefault("exited" if fd == pidfd else "output",
+                                                time.monotonic()),
+        )  # fmt: skip
     finally:
         os.close(pidfd)
     _out, err = process.communicate(timeout=30)
-    if not exited:
-        exited.append(time.monotonic())
+    exited = seen.get("exited", time.monotonic())
     if process.returncode != 0:
         raise BenchError(f"divert start failed ({process.returncode}): {err.decode().strip()}")
     requested, acked = _latest(db)
@@ -132,7 +143,8 @@ def one_run(db: Database, fib: FibWatch, cli: str, probe: Path | None = None) ->
     gone = fib.wait(PREFIX, False, timeout=30)
     return Run(
         total=in_fib - launched,
-        cli=exited[0] - launched,
+        cli=exited - launched,
+        answered=seen.get("output", exited) - launched,
         to_request=requested.timestamp() - launch_wall,
         to_commit=commit - launch_wall,
         to_ack=ack_wall - requested.timestamp(),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -13,7 +14,9 @@ from pathlib import Path
 
 import pytest
 from db_support import dump_db
-from serve_support import SCRUBCTL, running_service
+from serve_support import SCRUBCTL, free_port, running_service
+from test_cli import ALL_PEERS, sessions_up
+from test_cli_imports import loaded_modules
 from typer.testing import CliRunner, Result
 
 from orchestrator.cli.main import app
@@ -101,9 +104,21 @@ BAD = {
                         "error: ACTION: 'block' is not ban or unban"),
     "hook_unban_unknown": (["hook", "fastnetmon", "203.0.113.10", "incoming", "5", "unban"], 3,
                            "error: IP: no open detection for 203.0.113.10"),
+    "hook_api_with_db": (["hook", "fastnetmon", "203.0.113.10", "incoming", "5", "ban",
+                          "--api", "http://127.0.0.1:9", "--db", "/tmp/other.db"], 2,
+                         "error: --db: not with --api"),
     "hook_api_without_token": (["hook", "fastnetmon", "203.0.113.10", "incoming", "5", "ban",
                                 "--api", "http://127.0.0.1:9"], 2,
                                "error: --api: SCRUBCTL_TOKEN is not set"),
+    "divert_api_without_token": (["divert", "start", "acme", "-r", "x", "--api",
+                                  "http://127.0.0.1:9"], 2,
+                                 "error: --api: SCRUBCTL_TOKEN is not set"),
+    "divert_api_with_db": (["divert", "start", "acme", "-r", "x", "--api", "http://127.0.0.1:9",
+                            "--db", "/tmp/other.db"], 2,
+                           "error: --db: not with --api (the service uses its own database)"),
+    "divert_api_with_actor": (["divert", "stop", "acme", "-r", "x", "--api", "http://127.0.0.1:9",
+                               "--actor", "bob"], 2,
+                              "error: --actor: not with --api (the token's name is the actor)"),
 }  # fmt: skip
 
 
@@ -161,7 +176,7 @@ def test_hook_via_the_api_of_a_running_service(served: tuple[str, str], run: Run
                              capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert refused.returncode == 2
     assert refused.stderr == (
-        "error: address: 192.0.2.99 is not inside any customer's prefixes (nothing was announced)\n"
+        "error: IP: 192.0.2.99 is not inside any customer's prefixes (nothing was announced)\n"
     )
     rows = json.loads(run("divert", "list", "--json").stdout)
     assert [(r["targets"], r["requested_by"]) for r in rows] == [(["203.0.113.10"], "fnm")]
@@ -169,6 +184,118 @@ def test_hook_via_the_api_of_a_running_service(served: tuple[str, str], run: Run
                               capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert unbanned.returncode == 0, unbanned.stderr
     assert json.loads(run("divert", "list", "--json").stdout) == []
+
+
+def _remote(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(SCRUBCTL), *args], env=env, capture_output=True, text=True,
+                          timeout=60, check=False, stdin=subprocess.DEVNULL)  # fmt: skip
+
+
+@pytest.fixture
+def remote_env(served: tuple[str, str]) -> dict[str, str]:
+    """``--api`` from SCRUBCTL_API; a database path that must never be opened."""
+    url, secret = served
+    return {**os.environ, "SCRUBCTL_API": url, "SCRUBCTL_TOKEN": secret,
+            "SCRUBCTL_DB": "/nonexistent/never-used.db"}  # fmt: skip
+
+
+def test_divert_via_the_api_answers_as_the_local_command(
+    remote_env: dict[str, str], run: Run
+) -> None:
+    started = _remote(remote_env, "divert", "start", "acme", "-r", "attack", "--json")
+    assert started.returncode == 0, started.stderr
+    remote = json.loads(started.stdout)
+    assert (remote["created"], remote["customer"], remote["requested_by"]) == (True, "acme", "fnm")
+    assert remote["wait"] is None
+    local = json.loads(run("divert", "start", "acme", "-r", "attack", "--json").stdout)
+    assert local["created"] is False  # the same request: the diversion the API started
+    assert sorted(local) == sorted(remote)
+    assert {k: v for k, v in local.items() if k not in ("created", "note")} == {
+        k: v for k, v in remote.items() if k not in ("created", "note")
+    }
+    again = _remote(remote_env, "divert", "start", "acme", "-r", "attack")
+    assert (again.returncode, again.stdout) == (0, local["note"] + "\n")
+    stopped = _remote(remote_env, "divert", "stop", "acme", "-r", "over")
+    assert (stopped.returncode, stopped.stdout, stopped.stderr) == (0, "stopped #1\n", "")
+    assert json.loads(run("divert", "list", "--json").stdout) == []
+    events = json.loads(run("events", "--json").stdout)
+    assert [e["action"] for e in events if e["actor"] == "fnm"] == ["divert.start", "divert.stop"]
+
+
+REMOTE_BAD = {
+    "unknown_customer": ["divert", "start", "nope", "-r", "x"],
+    "prefix_outside": ["divert", "start", "acme", "-r", "x", "-p", "10.0.0.0/8"],
+    "too_long": ["divert", "start", "acme", "-r", "x", "-p", "203.0.113.0/25"],
+    "empty_reason": ["divert", "start", "acme", "-r", " "],
+    "unknown_site": ["divert", "start", "acme", "-r", "x", "-s", "nowhere"],
+    "nothing_to_stop": ["divert", "stop", "acme", "-r", "x"],
+    "unknown_id": ["divert", "stop", "acme", "-r", "x", "--id", "99"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(REMOTE_BAD))
+def test_a_refusal_via_the_api_is_the_local_line_and_changes_nothing(
+    case: str, remote_env: dict[str, str], run: Run, db_url: str
+) -> None:
+    args = REMOTE_BAD[case]
+    local = run(*args)
+    assert local.exit_code not in (0, 1), local.output  # a refusal, not a crash
+    before = dump_db(db_url)
+    remote = _remote(remote_env, *args)
+    assert (remote.returncode, remote.stdout, remote.stderr) == (local.exit_code, "", local.stderr)
+    assert dump_db(db_url) == before
+
+
+def test_a_change_no_site_acknowledges_is_committed_and_exits_7(
+    remote_env: dict[str, str], run: Run, db_url: str
+) -> None:
+    sessions_up(db_url, *ALL_PEERS)  # the sites would announce: the change affects them
+    late = _remote(remote_env, "divert", "start", "acme", "-r", "x", "--wait", "--timeout", "0.5")
+    assert late.returncode == 7, late.stderr
+    assert late.stdout.startswith("diversion #1 started")
+    assert re.fullmatch(r"error: --wait: (\S+, )*\S+ did not acknowledge change \d+ within 0.5 s "
+                        r"\(the change is committed; the site agents apply it when they can\)\n",
+                        late.stderr), late.stderr  # fmt: skip
+    assert [r["id"] for r in json.loads(run("divert", "list", "--json").stdout)] == [1]
+
+
+def test_the_api_refuses_a_viewer_and_an_unreachable_service_is_one_line(
+    remote_env: dict[str, str], run: Run, db_url: str
+) -> None:
+    viewer = run("token", "create", "eyes", "--role", "viewer").stdout.strip()
+    before = dump_db(db_url)
+    refused = _remote(
+        {**remote_env, "SCRUBCTL_TOKEN": viewer}, "divert", "start", "acme", "-r", "x"
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("error: ") and refused.stderr.count("\n") == 1
+    assert "operator" in refused.stderr, refused.stderr
+    wrong = _remote({**remote_env, "SCRUBCTL_TOKEN": "scrubctl_not-a-token"},
+                    "divert", "stop", "acme", "-r", "x")  # fmt: skip
+    assert wrong.returncode == 1 and wrong.stderr.count("\n") == 1, wrong.stderr
+    closed = f"http://127.0.0.1:{free_port()}"
+    away = _remote({**remote_env, "SCRUBCTL_API": closed}, "divert", "start", "acme", "-r", "x")
+    assert away.returncode == 1
+    assert away.stderr.startswith(f"error: --api: cannot reach {closed}/api/v1/diversions: ")
+    assert away.stderr.count("\n") == 1
+    not_url = _remote(remote_env, "divert", "start", "acme", "-r", "x", "--api", "ftp://x")
+    assert (not_url.returncode, not_url.stderr) == (
+        2,
+        "error: --api: 'ftp://x' is not an http:// or https:// URL\n",
+    )
+    assert dump_db(db_url) == before
+
+
+def test_divert_via_the_api_loads_neither_the_store_nor_pydantic(
+    remote_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What makes it fast: the service has the store loaded; the CLI needs none of it."""
+    for name in ("SCRUBCTL_API", "SCRUBCTL_TOKEN", "SCRUBCTL_DB"):
+        monkeypatch.setenv(name, remote_env[name])
+    code, modules = loaded_modules(tmp_path, ["divert", "start", "acme", "-r", "import budget"])
+    assert code == 0  # with SCRUBCTL_DB nowhere: only the service can have done it
+    assert sorted(m for m in modules if m.split(".")[0] in ("sqlalchemy", "pydantic", "rich")) == []
+    assert sorted(m for m in modules if m.startswith("orchestrator.service")) == []
 
 
 @pytest.mark.parametrize("group", ["divert", "token", "hook", "serve", "status"])

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 
-from orchestrator.cli import waiting
+from orchestrator.cli import remote, waiting
 from orchestrator.cli.common import (
     ActorOption,
     DbOption,
@@ -17,13 +17,9 @@ from orchestrator.cli.common import (
     guard,
     now,
     open_db,
-    say,
     short_time,
     table,
 )
-
-if TYPE_CHECKING:
-    from orchestrator.service.sync import WaitResult
 
 app = typer.Typer(
     help="Divert customers' prefixes through the scrubbing sites.", no_args_is_help=True
@@ -57,36 +53,40 @@ def start(
     db: DbOption = None,
     as_json: JsonOption = False,
     who: ActorOption = None,
+    api: remote.ApiOption = None,
+    cacert: remote.CacertOption = None,
 ) -> None:
     """Start diverting CUSTOMER (idempotent: the same request twice is one diversion)."""
+    if api is not None:
+        remote.check_local_only(api, db=db, actor=who)
+        answer = remote.post(api, "/api/v1/diversions",
+                             {"customer": customer, "reason": reason, "prefixes": prefix or [],
+                              "sites": site or [], "targets": target or [],
+                              "more_specifics": more_specifics, "wait": wait,
+                              "timeout": timeout}, cacert)  # fmt: skip
+        _started(answer, answer.get("wait"), as_json)
+        remote.raise_late(answer)
+        return
     from orchestrator.service import diversions as service
 
-    request = service.DivertRequest(
-        customer=customer,
-        reason=reason,
-        prefixes=tuple(prefix or ()),
-        sites=tuple(site or ()),
-        targets=tuple(target or ()),
-        more_specifics=more_specifics,
-    )
+    asked = service.DivertRequest(customer, reason, tuple(prefix or ()), tuple(site or ()),
+                                  tuple(target or ()), more_specifics)  # fmt: skip
     database, moment, by = open_db(db), now(), actor(who)
     result, waited = waiting.run(
         database, wait, timeout, moment,
-        lambda: service.start(database, request, actor=by, now=moment),
+        lambda: service.start(database, asked, actor=by, now=moment),
     )  # fmt: skip
-    if as_json:
-        emit_json({"created": result.created, "note": result.note,
-                   **result.diversion.as_json(), "wait": waiting.document(waited)})  # fmt: skip
-    else:
-        say(result.note)
-        _waited(waited)
+    _started(result.as_json(), waiting.document(waited), as_json)
     waiting.check(waited, timeout)
 
 
-def _waited(waited: WaitResult | None) -> None:
-    line = waiting.summary(waited)
-    if line:
-        say(line)
+def _started(result: dict[str, Any], wait: dict[str, Any] | None, as_json: bool) -> None:
+    """``result``: a ``StartResult`` as JSON (the service's, or the API's answer)."""
+    if as_json:
+        emit_json({"created": result["created"], "note": result["note"],
+                   **result["diversion"], "wait": wait})  # fmt: skip
+    else:
+        waiting.show(result["note"], wait)
 
 
 @app.command()
@@ -102,8 +102,18 @@ def stop(
     db: DbOption = None,
     as_json: JsonOption = False,
     who: ActorOption = None,
+    api: remote.ApiOption = None,
+    cacert: remote.CacertOption = None,
 ) -> None:
     """Stop CUSTOMER's diversions (all of them, or one with --id)."""
+    if api is not None:
+        remote.check_local_only(api, db=db, actor=who)
+        answer = remote.post(api, "/api/v1/diversions/stop",
+                             {"customer": customer, "reason": reason, "id": diversion_id,
+                              "wait": wait, "timeout": timeout}, cacert)  # fmt: skip
+        _stopped(answer["stopped"], answer.get("wait"), wait, as_json)
+        remote.raise_late(answer)
+        return
     from orchestrator.service import diversions as service
 
     database, moment, by = open_db(db), now(), actor(who)
@@ -112,15 +122,18 @@ def stop(
         lambda: service.stop(database, customer, diversion_id=diversion_id, reason=reason,
                              actor=by, now=moment),
     )  # fmt: skip
+    _stopped([d.as_json() for d in stopped], waiting.document(waited), wait, as_json)
+    waiting.check(waited, timeout)
+
+
+def _stopped(
+    views: list[dict[str, Any]], wait: dict[str, Any] | None, waited: bool, as_json: bool
+) -> None:
     if as_json:
         # Without --wait the list of stopped diversions, as before; with it, both.
-        views = [d.as_json() for d in stopped]
-        emit_json(views if waited is None else {"stopped": views,
-                                                "wait": waiting.document(waited)})  # fmt: skip
+        emit_json({"stopped": views, "wait": wait} if waited else views)
     else:
-        say("stopped " + ", ".join(f"#{d.id}" for d in stopped))
-        _waited(waited)
-    waiting.check(waited, timeout)
+        waiting.show("stopped " + ", ".join(f"#{d['id']}" for d in views), wait)
 
 
 @app.command("list")

@@ -18,7 +18,6 @@ from orchestrator.cli.common import (
     guard,
     now,
     open_db,
-    say,
 )
 
 if TYPE_CHECKING:
@@ -32,10 +31,7 @@ def _show(result: MoveResult, wait: WaitResult | None, as_json: bool) -> None:
     if as_json:
         emit_json({**result.as_json(), "wait": waiting.document(wait)})
     else:
-        say(result.note)
-        line = waiting.summary(wait)
-        if line:
-            say(line)
+        waiting.show(result.note, waiting.document(wait))
 
 
 @guard

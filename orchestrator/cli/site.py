@@ -20,7 +20,6 @@ from orchestrator.cli.common import (
     guard,
     now,
     open_db,
-    say,
     short_time,
     table,
 )
@@ -91,10 +90,7 @@ def _noted(change: SiteChange, waited: WaitResult | None, as_json: bool) -> None
     if as_json:
         emit_json({"note": change.note, "wait": waiting.document(waited)})
         return
-    say(change.note)
-    line = waiting.summary(waited)
-    if line:
-        say(line)
+    waiting.show(change.note, waiting.document(waited))
 
 
 @app.command("list")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from orchestrator.cli.common import say
 from orchestrator.domain import DEFAULT_SYNC_TIMEOUT
 
 if TYPE_CHECKING:
@@ -60,10 +61,22 @@ def check(result: WaitResult | None, timeout: float | None) -> None:
         raise error
 
 
-def summary(result: WaitResult | None) -> str | None:
-    if result is None or not result.ok:
+def summary(document: dict[str, Any] | None) -> str | None:
+    """The acknowledgements of a wait (its JSON document: ``document`` here, or the
+    service's answer through ``--api``) as one line; None without a wait or on a
+    timeout (the error says that)."""
+    if document is None or document.get("timed_out"):
         return None
-    if not result.acknowledged:
+    acknowledged = document.get("acknowledged") or ()
+    if not acknowledged:
         return "no site's routes change"
-    sites = ", ".join(s.site for s in result.acknowledged)
-    return f"acknowledged by {sites} (change {result.generation})"
+    sites = ", ".join(str(s["site"]) for s in acknowledged)
+    return f"acknowledged by {sites} (change {document['generation']})"
+
+
+def show(note: str, document: dict[str, Any] | None) -> None:
+    """A change's note, then its acknowledgements if it waited for them."""
+    say(note)
+    line = summary(document)
+    if line:
+        say(line)
