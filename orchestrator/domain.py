@@ -19,7 +19,6 @@ IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # Longest prefixes that propagate on the internet (scrubbing announcements).
 MAX_SCRUB_LEN = {4: 24, 6: 48}
-DEFAULT_SYNC_TIMEOUT = 30.0  # seconds a `wait` waits for the sites unless told
 HOST_LEN = {4: 32, 6: 128}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from orchestrator.defaults import SYNC_TIMEOUT_S
 from orchestrator.service.detections import DetectionResult
 from orchestrator.service.diversions import DiversionView, StartResult
 from orchestrator.service.moves import MoveResult
@@ -28,7 +29,8 @@ class Waiting(Body):
         False, description="Answer once every site the change affects has acknowledged it."
     )
     timeout: float | None = Field(
-        None, description="With wait: seconds (default 30, at most 3600); 504 after it."
+        None,
+        description=f"With wait: seconds (default {SYNC_TIMEOUT_S:g}, at most 3600); 504 after.",
     )
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from orchestrator.cli.common import say
-from orchestrator.domain import DEFAULT_SYNC_TIMEOUT
+from orchestrator.defaults import SYNC_TIMEOUT_S
 
 if TYPE_CHECKING:
     from orchestrator.service.sync import WaitResult
@@ -31,7 +31,7 @@ TimeoutOption = Annotated[
     float | None,
     typer.Option(
         "--timeout",
-        help=f"With --wait: seconds to wait (default {DEFAULT_SYNC_TIMEOUT:g}).",
+        help=f"With --wait: seconds to wait (default {SYNC_TIMEOUT_S:g}).",
         show_default=False,
     ),
 ]

@@ -17,7 +17,8 @@ from typing import TypeVar
 
 from sqlalchemy import select
 
-from orchestrator.domain import DEFAULT_SYNC_TIMEOUT, Route
+from orchestrator.defaults import SYNC_TIMEOUT_S
+from orchestrator.domain import Route
 from orchestrator.errors import InvalidInput, NotFound, SyncTimeout
 from orchestrator.planner import plan
 from orchestrator.service.results import Result, Time
@@ -26,7 +27,7 @@ from orchestrator.store.db import Database
 from orchestrator.store.models import SiteSyncRow
 
 T = TypeVar("T")
-DEFAULT_TIMEOUT = DEFAULT_SYNC_TIMEOUT
+DEFAULT_TIMEOUT = SYNC_TIMEOUT_S
 MAX_TIMEOUT = 3600.0
 Routes = dict[str, frozenset[tuple[Route, tuple[str, ...]]]]
 

@@ -1,0 +1,10 @@
+"""Defaults the faces (CLI, API) show in their help and the services apply.
+
+A module of its own so a command's option help can name them without loading
+``orchestrator.domain`` (its dataclasses and regular expressions cost a command
+~30 ms of start-up here, and ``divert start --api`` needs nothing else of it).
+"""
+
+from __future__ import annotations
+
+SYNC_TIMEOUT_S = 30.0  # seconds a `wait` waits for the sites unless told
