@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import sqlite3
 from datetime import timedelta
 
@@ -94,6 +95,25 @@ def test_an_error_ack_is_recorded_and_retried(db: Database, clock: Clock) -> Non
     clock.now += RETRY_AFTER + timedelta(seconds=1)
     agent.step()
     assert fake.prefixes(T1) == {"203.0.112.0/23"}
+
+
+def test_lines_from_exabgp_not_understood_leave_the_agent_running(
+    db: Database, clock: Clock
+) -> None:
+    """One during start-up (between the adj-rib-out lines) and one in the loop: the
+    agent goes on, and a session event after them is still recorded."""
+    fake = FakeExaBgp()
+    fake.rib[ipaddress.ip_address(T1)] = {}
+    fake.pending.append('{"type": "state", "neighbor": "not an object"}')
+    agent = make_agent(db, fake, clock)
+    fake.pending.append('{"peer": {"address": "192.0.2.300"}, "route": {"nlri": {}}}')
+    fake.state(T1, "up")
+    divert(db, clock)
+    agent.step()
+    assert fake.prefixes(T1) == {"203.0.112.0/23"}
+    with db.read() as session:
+        actions = [e.action for e in session.scalars(select(EventRow))]
+    assert "bgp.up" in actions
 
 
 def test_respawned_agent_learns_and_sends_nothing_twice(db: Database, clock: Clock) -> None:

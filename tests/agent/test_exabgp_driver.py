@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 
 import pytest
 
@@ -10,6 +11,7 @@ from orchestrator.domain import Community, LargeCommunity, Route, RouteKind
 from orchestrator.drivers.exabgp import api as exabgp
 from orchestrator.drivers.exabgp.api import (
     Ack,
+    Other,
     RibEntry,
     Shutdown,
     StateEvent,
@@ -160,3 +162,33 @@ def test_a_blackhole_route_parses_as_rtbh() -> None:
     message = parse_message(line)
     assert isinstance(message, RibEntry)
     assert message.route.kind is RouteKind.RTBH
+
+
+NOT_UNDERSTOOD = {
+    "not json": "{not json",
+    "a list": "[1, 2]",
+    "state without neighbor": '{"type": "state"}',
+    "state with a bad peer": STATE_UP.replace("192.0.2.254", "192.0.2.300"),
+    "state neighbor a string": '{"type": "state", "neighbor": "x"}',
+    "rib with a bad prefix": RIB_V2.replace("203.0.113.0/24", "203.0.113.0/33"),
+    "rib without nlri": RIB_V2.replace('"nlri"', '"nlri-x"'),
+    "rib community a number": RIB_V2.replace('"64500:100"', "64500100"),
+    "rib as-path key not a number": RIB_V2.replace('{"0": {', '{"x": {'),
+    "rib med not a number": RIB_V2.replace('"med": 5', '"med": "five"'),
+    "rib attributes a list": RIB_V2.replace('"attributes": {', '"attributes": [{').replace(
+        '"64500:1:2"]}}}', '"64500:1:2"]}]}}'
+    ),
+    "deeply nested": '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}",
+}
+
+
+@pytest.mark.parametrize("case", sorted(NOT_UNDERSTOOD))
+def test_a_line_not_understood_is_other_and_a_warning_never_an_exception(
+    case: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    line = NOT_UNDERSTOOD[case]
+    with caplog.at_level(logging.WARNING, logger="scrubctl.exabgp"):
+        message = parse_message(line)
+    assert message == Other(line.strip())
+    if line.startswith("{") and case != "not json":
+        assert "not understood" in caplog.text

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -214,7 +215,14 @@ class Other:
 Message = Ack | Shutdown | StateEvent | RibEntry | Other
 
 
+log = logging.getLogger("scrubctl.exabgp")
+
+
 def parse_message(line: str) -> Message:
+    """One line from ExaBGP. A line this code does not understand (another version's
+    JSON, a field of the wrong type) is ``Other`` with a warning, never an exception:
+    an agent that died on it would be respawned into the same line, and ExaBGP stops
+    respawning after a few deaths a minute and exits, taking the site down."""
     text = line.strip()
     if text == "done":
         return Ack(True)
@@ -225,9 +233,14 @@ def parse_message(line: str) -> Message:
     if not text.startswith("{"):
         return Other(text)
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
+        return _json_message(json.loads(text), text)
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        log.warning("ExaBGP sent a line not understood (%s: %s): %.300s",
+                    type(exc).__name__, exc, text)  # fmt: skip
         return Other(text)
+
+
+def _json_message(data: Any, text: str) -> Message:
     if data.get("type") == "state":
         neighbor = data["neighbor"]
         return StateEvent(
