@@ -222,6 +222,46 @@ def test_divert_via_the_api_answers_as_the_local_command(
     assert [e["action"] for e in events if e["actor"] == "fnm"] == ["divert.start", "divert.stop"]
 
 
+SEQUENCE = [  # every change command that takes --api, in an order each one can run
+    ["divert", "start", "acme", "-r", "flood", "-t", "203.0.113.10"],
+    ["site", "drain", "fra", "-r", "maintenance", "--force"],
+    ["site", "undrain", "fra", "-r", "done"],
+    ["failover", "acme", "--from", "fra", "--to", "ams", "-r", "upstream trouble", "--force"],
+    ["failback", "acme", "-r", "fixed"],
+    ["rtbh", "add", "203.0.113.7", "-r", "last resort", "--expires", "2h", "--force"],
+    ["rtbh", "remove", "203.0.113.7", "-r", "over"],
+    ["divert", "stop", "acme", "-r", "over"],
+]
+_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?")
+
+
+def _same_but_times(text: str) -> str:
+    return _TIME.sub("TIME", text).replace('"fnm"', '"ACTOR"').replace('"tester"', '"ACTOR"')
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_each_change_via_the_api_prints_what_the_local_command_prints(
+    as_json: bool, remote_env: dict[str, str], run: Run, db_url: str, tmp_path: Path
+) -> None:
+    """The same commands, one by one, on the service's database through --api and on a
+    twin database locally: the same output (times and the actor aside) and exit code."""
+    twin = f"sqlite:///{tmp_path / 'twin.db'}"
+    assert run("inventory", "apply", str(INVENTORY), "--db", twin).exit_code == 0
+    for url in (db_url, twin):
+        sessions_up(url, *ALL_PEERS)
+    for args in SEQUENCE:
+        args = [*args, *(["--json"] if as_json else [])]
+        local = run(*args, "--db", twin)
+        assert local.exit_code == 0, (args, local.output)
+        remote = _remote(remote_env, *args)
+        assert (remote.returncode, remote.stderr) == (0, ""), (args, remote.stderr)
+        assert _same_but_times(remote.stdout) == _same_but_times(local.stdout), args
+    events = json.loads(run("events", "--json", "--limit", "100").stdout)
+    people = [e["actor"] for e in events if e["actor"] != "agent"]  # sessions_up: bgp.up
+    assert people[:2] == ["tester", "tester"]  # inventory.apply, token.create
+    assert people[2:] == ["fnm"] * len(SEQUENCE)
+
+
 REMOTE_BAD = {
     "unknown_customer": ["divert", "start", "nope", "-r", "x"],
     "prefix_outside": ["divert", "start", "acme", "-r", "x", "-p", "10.0.0.0/8"],
@@ -230,6 +270,17 @@ REMOTE_BAD = {
     "unknown_site": ["divert", "start", "acme", "-r", "x", "-s", "nowhere"],
     "nothing_to_stop": ["divert", "stop", "acme", "-r", "x"],
     "unknown_id": ["divert", "stop", "acme", "-r", "x", "--id", "99"],
+    "drain_unknown_site": ["site", "drain", "nowhere", "-r", "x"],
+    "drain_no_reason": ["site", "drain", "fra", "-r", ""],
+    "failover_unknown_site": ["failover", "acme", "--from", "nowhere", "-r", "x"],
+    "failover_to_itself": ["failover", "acme", "--from", "fra", "--to", "fra", "-r", "x"],
+    "failback_without_move": ["failback", "acme", "-r", "x"],
+    "rtbh_bad_host": ["rtbh", "add", "not-an-ip", "-r", "x", "--expires", "2h"],
+    "rtbh_bad_expiry": ["rtbh", "add", "203.0.113.7", "-r", "x", "--expires", "forever"],
+    "rtbh_too_long": ["rtbh", "add", "203.0.113.7", "-r", "x", "--expires", "31d"],
+    "rtbh_not_ours": ["rtbh", "add", "192.0.2.99", "-r", "x", "--expires", "2h", "--force"],
+    "rtbh_remove_none": ["rtbh", "remove", "203.0.113.7", "-r", "x"],
+    "site_with_slash": ["site", "drain", "fra/../x", "-r", "x"],
 }
 
 

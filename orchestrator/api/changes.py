@@ -98,7 +98,7 @@ def remove_rtbh(body: models.RtbhRemove, ctx: Ctx, who: Operator) -> list[rtbh.R
     return rtbh.remove(ctx.db, body.host, reason=body.reason, actor=who.name, now=_now())
 
 
-@router.post("/sites/{site}/drain", tags=["sites"], response_model=models.SiteResponse)
+@router.post("/sites/{site:path}/drain", tags=["sites"], response_model=models.SiteResponse)
 def drain_site(site: str, body: models.Drain, ctx: Ctx, who: Operator) -> JSONResponse:
     """GRACEFUL_SHUTDOWN for the drain time, then withdraw (make-before-break)."""
     moment = _now()
@@ -109,7 +109,7 @@ def drain_site(site: str, body: models.Drain, ctx: Ctx, who: Operator) -> JSONRe
     return answer(models.SiteResponse(**change.model_dump(), wait=waited), waited, body.timeout)
 
 
-@router.post("/sites/{site}/undrain", tags=["sites"], response_model=models.SiteResponse)
+@router.post("/sites/{site:path}/undrain", tags=["sites"], response_model=models.SiteResponse)
 def undrain_site(site: str, body: models.Undrain, ctx: Ctx, who: Operator) -> JSONResponse:
     moment = _now()
     change, waited = sync.run(ctx.db, body.wait, body.timeout, moment,
@@ -118,7 +118,7 @@ def undrain_site(site: str, body: models.Undrain, ctx: Ctx, who: Operator) -> JS
     return answer(models.SiteResponse(**change.model_dump(), wait=waited), waited, body.timeout)
 
 
-@router.post("/customers/{customer}/failover", tags=["sites"],
+@router.post("/customers/{customer:path}/failover", tags=["sites"],
              response_model=models.MoveResponse)  # fmt: skip
 def failover(customer: str, body: models.Failover, ctx: Ctx, who: Operator) -> JSONResponse:
     """Move a customer away from a site that still works, make-before-break."""
@@ -131,7 +131,7 @@ def failover(customer: str, body: models.Failover, ctx: Ctx, who: Operator) -> J
     return answer(models.MoveResponse(**result.model_dump(), wait=waited), waited, body.timeout)
 
 
-@router.post("/customers/{customer}/failback", tags=["sites"],
+@router.post("/customers/{customer:path}/failback", tags=["sites"],
              response_model=models.MoveResponse)  # fmt: skip
 def failback(customer: str, body: models.Failback, ctx: Ctx, who: Operator) -> JSONResponse:
     moment = _now()

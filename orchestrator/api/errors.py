@@ -1,9 +1,11 @@
 """The service layer's errors as JSON and HTTP status codes.
 
-Every error body is ``{"error": {"code", "field", "message", "hint", "text"}}``:
+Every error body is ``{"error": {"code", "field", "message", "hint", "text",
+"template"}}``:
 ``field`` is the path of the request field at fault (``prefixes[0]``,
 ``customer``, ``authorization``; empty when no field is), ``text`` the one line
-the CLI would print with field names instead of flags. An inventory with several
+the CLI would print with field names instead of flags, ``template`` the message and
+hint with their terms in braces. An inventory with several
 problems adds ``"errors"``: every one of them, in the same shape.
 """
 
@@ -72,6 +74,13 @@ def error_body(exc: ScrubError) -> dict[str, Any]:
         "message": exc.rendered_message(words),
         "hint": exc.rendered_hint(words),
         "text": exc.render(words),
+        # The same with its terms unrendered (``{force}``), for a client that says them
+        # in its own words: the CLI's --api prints the local command's line.
+        "template": {
+            "message": exc.message,
+            "hint": exc.hint,
+            "message_terms": exc.message_terms,
+        },
     }
 
 

@@ -58,12 +58,11 @@ def start(
 ) -> None:
     """Start diverting CUSTOMER (idempotent: the same request twice is one diversion)."""
     if api is not None:
-        remote.check_local_only(api, db=db, actor=who)
-        answer = remote.post(api, "/api/v1/diversions",
+        answer = remote.send(api, cacert, "/api/v1/diversions",
                              {"customer": customer, "reason": reason, "prefixes": prefix or [],
                               "sites": site or [], "targets": target or [],
                               "more_specifics": more_specifics, "wait": wait,
-                              "timeout": timeout}, cacert)  # fmt: skip
+                              "timeout": timeout}, db=db, actor=who)  # fmt: skip
         _started(answer, answer.get("wait"), as_json)
         remote.raise_late(answer)
         return
@@ -107,10 +106,9 @@ def stop(
 ) -> None:
     """Stop CUSTOMER's diversions (all of them, or one with --id)."""
     if api is not None:
-        remote.check_local_only(api, db=db, actor=who)
-        answer = remote.post(api, "/api/v1/diversions/stop",
+        answer = remote.send(api, cacert, "/api/v1/diversions/stop",
                              {"customer": customer, "reason": reason, "id": diversion_id,
-                              "wait": wait, "timeout": timeout}, cacert)  # fmt: skip
+                              "wait": wait, "timeout": timeout}, db=db, actor=who)  # fmt: skip
         _stopped(answer["stopped"], answer.get("wait"), wait, as_json)
         remote.raise_late(answer)
         return

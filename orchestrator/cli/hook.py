@@ -64,10 +64,9 @@ def fastnetmon(
         return
     rate = parse_pps(pps)
     if api is not None:
-        remote.check_local_only(api, db=db, actor=who)
-        answer = remote.post(api, "/api/v1/detections",
+        answer = remote.send(api, cacert, "/api/v1/detections",
                              {"address": address, "direction": direction, "action": action,
-                              "detector": detector, "pps": rate}, cacert)  # fmt: skip
+                              "detector": detector, "pps": rate}, db=db, actor=who)  # fmt: skip
         say(str(answer.get("note", "")))
         return
     from datetime import timedelta

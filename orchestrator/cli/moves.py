@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 
-from orchestrator.cli import waiting
+from orchestrator.cli import remote, waiting
 from orchestrator.cli.common import (
     ActorOption,
     DbOption,
@@ -20,18 +20,15 @@ from orchestrator.cli.common import (
     open_db,
 )
 
-if TYPE_CHECKING:
-    from orchestrator.service.moves import MoveResult
-    from orchestrator.service.sync import WaitResult
-
 CustomerArg = Annotated[str, typer.Argument(help="Customer name from the inventory.")]
 
 
-def _show(result: MoveResult, wait: WaitResult | None, as_json: bool) -> None:
+def _show(result: dict[str, Any], wait: dict[str, Any] | None, as_json: bool) -> None:
+    """``result``: a ``MoveResult`` as JSON (the service's, or the API's answer)."""
     if as_json:
-        emit_json({**result.as_json(), "wait": waiting.document(wait)})
+        emit_json({**result, "wait": wait})
     else:
-        waiting.show(result.note, waiting.document(wait))
+        waiting.show(result["note"], wait)
 
 
 @guard
@@ -51,8 +48,18 @@ def failover(
     db: DbOption = None,
     as_json: JsonOption = False,
     who: ActorOption = None,
+    api: remote.ApiOption = None,
+    cacert: remote.CacertOption = None,
 ) -> None:
     """Move CUSTOMER away from a site (make-before-break) until `failback`."""
+    if api is not None:
+        answer = remote.send(api, cacert, f"/api/v1/customers/{remote.part(customer)}/failover",
+                             {"from_site": from_site, "to_site": to_site, "reason": reason,
+                              "force": force, "wait": wait, "timeout": timeout},
+                             db=db, actor=who)  # fmt: skip
+        _show(remote.result(answer), answer.get("wait"), as_json)
+        remote.raise_late(answer)
+        return
     from orchestrator.service import moves as service
 
     database, moment, by = open_db(db), now(), actor(who)
@@ -61,7 +68,7 @@ def failover(
         lambda: service.failover(database, customer, from_site, to_site, reason=reason,
                                  force=force, actor=by, now=moment),
     )  # fmt: skip
-    _show(result, waited, as_json)
+    _show(result.as_json(), waiting.document(waited), as_json)
     waiting.check(waited, timeout)
 
 
@@ -74,8 +81,17 @@ def failback(
     db: DbOption = None,
     as_json: JsonOption = False,
     who: ActorOption = None,
+    api: remote.ApiOption = None,
+    cacert: remote.CacertOption = None,
 ) -> None:
     """End CUSTOMER's failover: the site it left announces it again."""
+    if api is not None:
+        answer = remote.send(api, cacert, f"/api/v1/customers/{remote.part(customer)}/failback",
+                             {"reason": reason, "wait": wait, "timeout": timeout},
+                             db=db, actor=who)  # fmt: skip
+        _show(remote.result(answer), answer.get("wait"), as_json)
+        remote.raise_late(answer)
+        return
     from orchestrator.service import moves as service
 
     database, moment, by = open_db(db), now(), actor(who)
@@ -83,7 +99,7 @@ def failback(
         database, wait, timeout, moment,
         lambda: service.failback(database, customer, reason=reason, actor=by, now=moment),
     )  # fmt: skip
-    _show(result, waited, as_json)
+    _show(result.as_json(), waiting.document(waited), as_json)
     waiting.check(waited, timeout)
 
 

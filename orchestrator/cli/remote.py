@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import typer
 
@@ -79,9 +79,34 @@ def check_local_only(api: str | None, **given: object) -> None:
             raise InvalidInput(f"not with --api ({why})", where=name)
 
 
-def post(api: str, path: str, body: dict[str, Any], cacert: str | None) -> dict[str, Any]:
-    """POST ``body`` as JSON to ``api`` + ``path``; the answer's JSON. A 504 with a
-    result (a change committed, a site late) is returned: see ``raise_late``."""
+def send(
+    api: str,
+    cacert: str | None,
+    path: str,
+    body: dict[str, Any],
+    *,
+    db: str | None,
+    actor: str | None,
+) -> Any:
+    """A change command's request: refused with this machine's ``--db`` or ``--actor``."""
+    check_local_only(api, db=db, actor=actor)
+    return post(api, path, body, cacert)
+
+
+def part(name: str) -> str:
+    """A name (site, customer) as one segment of the request's path."""
+    return quote(name, safe="")
+
+
+def result(answer: dict[str, Any]) -> dict[str, Any]:
+    """A change's answer without its ``wait`` and ``error``: the service's result."""
+    return {k: v for k, v in answer.items() if k not in ("wait", "error")}
+
+
+def post(api: str, path: str, body: dict[str, Any], cacert: str | None) -> Any:
+    """POST ``body`` as JSON to ``api`` + ``path``; the answer's JSON (an object, or
+    a list for a removal). A 504 with a result (a change committed, a site late) is
+    returned: see ``raise_late``."""
     import http.client
 
     token = os.environ.get(TOKEN_ENV, "")
@@ -117,9 +142,11 @@ def post(api: str, path: str, body: dict[str, Any], cacert: str | None) -> dict[
         answer = json.loads(text)
     except ValueError:
         answer = None
+    if status < 300 and isinstance(answer, (dict, list)):
+        return answer
     if not isinstance(answer, dict):
         raise ScrubError(f"{url} answered HTTP {status}, not scrubctl's JSON", where="--api")
-    if status < 300 or (status == 504 and "error" in answer and len(answer) > 1):
+    if status == 504 and "error" in answer and len(answer) > 1:
         return answer
     raise _error(status, answer)
 
@@ -135,5 +162,11 @@ def _error(status: int, answer: dict[str, Any]) -> ScrubError:
     if not isinstance(error, dict):
         return ScrubError(f"the service answered HTTP {status}", where="--api")
     kind = ERRORS.get(str(error.get("code")), ScrubError)
-    return kind(str(error.get("message") or error.get("text") or f"HTTP {status}"),
-                where=str(error.get("field") or ""), hint=str(error.get("hint") or ""))  # fmt: skip
+    where = str(error.get("field") or "")
+    template = error.get("template")
+    if isinstance(template, dict):  # terms unrendered: guard says them as flags
+        return kind(str(template.get("message", "")), where=where,
+                    hint=str(template.get("hint") or ""),
+                    message_terms=bool(template.get("message_terms")))  # fmt: skip
+    return kind(str(error.get("message") or f"HTTP {status}"), where=where,
+                hint=str(error.get("hint") or ""))  # fmt: skip

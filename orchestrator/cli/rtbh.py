@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from orchestrator.cli import remote
 from orchestrator.cli.common import (
     ActorOption,
     DbOption,
@@ -38,25 +39,25 @@ def add(
     db: DbOption = None,
     as_json: JsonOption = False,
     who: ActorOption = None,
+    api: remote.ApiOption = None,
+    cacert: remote.CacertOption = None,
 ) -> None:
     """Add an RTBH entry: forced (now) or standby (only if no site can scrub)."""
-    from orchestrator.service import rtbh as service
-    from orchestrator.service.common import parse_duration
-
-    lifetime = parse_duration(expires, "expires")
-    result = service.add(
-        open_db(db),
-        host,
-        reason=reason,
-        expires=lifetime,
-        forced=force,
-        actor=actor(who),
-        now=now(),
-    )
-    if as_json:
-        emit_json({"note": result.note, **result.entry.as_json()})
+    if api is not None:
+        answer = remote.send(api, cacert, "/api/v1/rtbh",
+                             {"host": host, "reason": reason, "expires": expires, "force": force},
+                             db=db, actor=who)  # fmt: skip
     else:
-        say(result.note)
+        from orchestrator.service import rtbh as service
+        from orchestrator.service.common import parse_duration
+
+        lifetime = parse_duration(expires, "expires")
+        answer = service.add(open_db(db), host, reason=reason, expires=lifetime, forced=force,
+                             actor=actor(who), now=now()).as_json()  # fmt: skip
+    if as_json:
+        emit_json({"note": answer["note"], **answer["entry"]})
+    else:
+        say(answer["note"])
 
 
 @app.command()
@@ -67,15 +68,22 @@ def remove(
     db: DbOption = None,
     as_json: JsonOption = False,
     who: ActorOption = None,
+    api: remote.ApiOption = None,
+    cacert: remote.CacertOption = None,
 ) -> None:
     """Remove the RTBH entries for HOST."""
-    from orchestrator.service import rtbh as service
-
-    removed = service.remove(open_db(db), host, reason=reason, actor=actor(who), now=now())
-    if as_json:
-        emit_json([r.as_json() for r in removed])
+    if api is not None:
+        removed = remote.send(api, cacert, "/api/v1/rtbh/remove",
+                              {"host": host, "reason": reason}, db=db, actor=who)  # fmt: skip
     else:
-        say("removed " + ", ".join(f"#{r.id} {r.prefix}" for r in removed))
+        from orchestrator.service import rtbh as service
+
+        removed = [r.as_json() for r in service.remove(open_db(db), host, reason=reason,
+                                                       actor=actor(who), now=now())]  # fmt: skip
+    if as_json:
+        emit_json(removed)
+    else:
+        say("removed " + ", ".join(f"#{r['id']} {r['prefix']}" for r in removed))
 
 
 @app.command("list")

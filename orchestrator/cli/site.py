@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 
-from orchestrator.cli import waiting
+from orchestrator.cli import remote, waiting
 from orchestrator.cli.common import (
     ActorOption,
     DbOption,
@@ -24,10 +24,6 @@ from orchestrator.cli.common import (
     table,
 )
 from orchestrator.errors import InvalidInput
-
-if TYPE_CHECKING:
-    from orchestrator.service.sites import SiteChange
-    from orchestrator.service.sync import WaitResult
 
 app = typer.Typer(
     help="Scrubbing sites: drain for maintenance, show sessions.", no_args_is_help=True
@@ -49,9 +45,18 @@ def drain(
     db: DbOption = None,
     as_json: JsonOption = False,
     who: ActorOption = None,
+    api: remote.ApiOption = None,
+    cacert: remote.CacertOption = None,
 ) -> None:
     """Drain SITE: GRACEFUL_SHUTDOWN for the drain time, then withdraw once another site
     has each prefix acknowledged (make-before-break)."""
+    if api is not None:
+        answer = remote.send(api, cacert, f"/api/v1/sites/{remote.part(site)}/drain",
+                             {"reason": reason, "force": force, "wait": wait, "timeout": timeout},
+                             db=db, actor=who)  # fmt: skip
+        _noted(answer["note"], answer.get("wait"), as_json)
+        remote.raise_late(answer)
+        return
     from orchestrator.service import sites as service
 
     database, moment, by = open_db(db), now(), actor(who)
@@ -59,7 +64,7 @@ def drain(
         database, wait, timeout, moment,
         lambda: service.drain(database, site, reason=reason, force=force, actor=by, now=moment),
     )  # fmt: skip
-    _noted(change, waited, as_json)
+    _noted(change.note, waiting.document(waited), as_json)
     waiting.check(waited, timeout)
 
 
@@ -73,8 +78,17 @@ def undrain(
     db: DbOption = None,
     as_json: JsonOption = False,
     who: ActorOption = None,
+    api: remote.ApiOption = None,
+    cacert: remote.CacertOption = None,
 ) -> None:
     """Return SITE to service."""
+    if api is not None:
+        answer = remote.send(api, cacert, f"/api/v1/sites/{remote.part(site)}/undrain",
+                             {"reason": reason, "wait": wait, "timeout": timeout},
+                             db=db, actor=who)  # fmt: skip
+        _noted(answer["note"], answer.get("wait"), as_json)
+        remote.raise_late(answer)
+        return
     from orchestrator.service import sites as service
 
     database, moment, by = open_db(db), now(), actor(who)
@@ -82,15 +96,15 @@ def undrain(
         database, wait, timeout, moment,
         lambda: service.undrain(database, site, reason=reason, actor=by, now=moment),
     )  # fmt: skip
-    _noted(change, waited, as_json)
+    _noted(change.note, waiting.document(waited), as_json)
     waiting.check(waited, timeout)
 
 
-def _noted(change: SiteChange, waited: WaitResult | None, as_json: bool) -> None:
+def _noted(note: str, wait: dict[str, Any] | None, as_json: bool) -> None:
     if as_json:
-        emit_json({"note": change.note, "wait": waiting.document(waited)})
-        return
-    waiting.show(change.note, waiting.document(waited))
+        emit_json({"note": note, "wait": wait})
+    else:
+        waiting.show(note, wait)
 
 
 @app.command("list")

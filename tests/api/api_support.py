@@ -39,5 +39,5 @@ class Api:
 
 def error_of(response: httpx.Response) -> dict[str, Any]:
     body: dict[str, Any] = response.json()
-    assert set(body["error"]) == {"code", "field", "message", "hint", "text"}, body
+    assert set(body["error"]) == {"code", "field", "message", "hint", "text", "template"}, body
     return body["error"]  # type: ignore[no-any-return]
