@@ -42,6 +42,7 @@ class ExitCode(IntEnum):
 
 class ScrubError(Exception):
     exit_code = ExitCode.ERROR
+    code = "error"  # the kind's name in the HTTP API's error body (``by_code``)
 
     def __init__(
         self, message: str, *, where: str = "", hint: str = "", message_terms: bool = False
@@ -74,14 +75,17 @@ class ScrubError(Exception):
 
 class InvalidInput(ScrubError):
     exit_code = ExitCode.INVALID
+    code = "invalid"
 
 
 class NotFound(ScrubError):
     exit_code = ExitCode.NOT_FOUND
+    code = "not_found"
 
 
 class Conflict(ScrubError):
     exit_code = ExitCode.CONFLICT
+    code = "conflict"
 
 
 class StaleState(Conflict):
@@ -92,6 +96,7 @@ class StaleState(Conflict):
 
 class DatabaseBusy(ScrubError):
     exit_code = ExitCode.BUSY
+    code = "busy"
 
 
 class SyncTimeout(ScrubError):
@@ -99,6 +104,7 @@ class SyncTimeout(ScrubError):
     every site it affects."""
 
     exit_code = ExitCode.TIMEOUT
+    code = "timeout"
 
 
 class DatabaseUnavailable(ScrubError):
@@ -106,18 +112,31 @@ class DatabaseUnavailable(ScrubError):
     URL may well be right and the server away: exit 1, not 2 (invalid input)."""
 
     exit_code = ExitCode.ERROR
+    code = "unavailable"
 
 
 class Unauthenticated(ScrubError):
     """No credentials, or ones that are unknown, expired or revoked (HTTP 401)."""
 
     exit_code = ExitCode.ERROR
+    code = "unauthenticated"
 
 
 class Forbidden(ScrubError):
     """Credentials whose role does not allow the request (HTTP 403)."""
 
     exit_code = ExitCode.ERROR
+    code = "forbidden"
+
+
+KINDS: tuple[type[ScrubError], ...] = (InvalidInput, NotFound, Conflict, DatabaseBusy,
+                                       SyncTimeout, DatabaseUnavailable, Unauthenticated,
+                                       Forbidden)  # fmt: skip
+
+
+def by_code(code: str) -> type[ScrubError]:
+    """The error kind an error body's ``code`` names (``ScrubError`` for any other)."""
+    return next((kind for kind in KINDS if kind.code == code), ScrubError)
 
 
 def database_failure(exc: Exception, *, where: str) -> DatabaseUnavailable | None:

@@ -19,32 +19,26 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from orchestrator.errors import (
-    Conflict,
-    DatabaseBusy,
-    DatabaseUnavailable,
-    Forbidden,
     InvalidInput,
-    NotFound,
     ScrubError,
-    SyncTimeout,
-    Unauthenticated,
     database_failure,
 )
 from orchestrator.inventory import InventoryErrors
 
 log = logging.getLogger("scrubctl.api")
 
-# Exit code -> status: 2 -> 422, 3 -> 404, 4 -> 409, 5 -> 503, 7 -> 504.
-STATUS: tuple[tuple[type[ScrubError], int, str], ...] = (
-    (InvalidInput, 422, "invalid"),
-    (NotFound, 404, "not_found"),
-    (Conflict, 409, "conflict"),
-    (DatabaseBusy, 503, "busy"),
-    (SyncTimeout, 504, "timeout"),
-    (Unauthenticated, 401, "unauthenticated"),
-    (Forbidden, 403, "forbidden"),
-    (DatabaseUnavailable, 503, "unavailable"),
-)
+# Each kind's status (its code: ``ScrubError.code``), from the exit codes:
+# 2 -> 422, 3 -> 404, 4 -> 409, 5 -> 503, 7 -> 504.
+STATUS: dict[str, int] = {
+    "invalid": 422,
+    "not_found": 404,
+    "conflict": 409,
+    "busy": 503,
+    "timeout": 504,
+    "unauthenticated": 401,
+    "forbidden": 403,
+    "unavailable": 503,
+}
 
 # Hint terms as this face says them: request fields and endpoints.
 WORDS = {
@@ -60,10 +54,7 @@ def words(term: str, argument: str) -> str:
 
 
 def status_of(exc: ScrubError) -> tuple[int, str]:
-    for kind, status, code in STATUS:
-        if isinstance(exc, kind):
-            return status, code
-    return 500, "error"
+    return STATUS.get(exc.code, 500), exc.code
 
 
 def error_body(exc: ScrubError) -> dict[str, Any]:

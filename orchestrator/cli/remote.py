@@ -24,17 +24,7 @@ from urllib.parse import quote, urlsplit
 
 import typer
 
-from orchestrator.errors import (
-    Conflict,
-    DatabaseBusy,
-    DatabaseUnavailable,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    ScrubError,
-    SyncTimeout,
-    Unauthenticated,
-)
+from orchestrator.errors import InvalidInput, ScrubError, by_code
 
 TOKEN_ENV = "SCRUBCTL_TOKEN"
 API_ENV = "SCRUBCTL_API"
@@ -53,18 +43,6 @@ ApiOption = Annotated[
 CacertOption = Annotated[
     str | None, typer.Option("--cacert", help="With an https --api: the CA file to trust.")
 ]
-
-# The service's error codes (orchestrator.api.errors.STATUS) as the local errors.
-ERRORS: dict[str, type[ScrubError]] = {
-    "invalid": InvalidInput,
-    "not_found": NotFound,
-    "conflict": Conflict,
-    "busy": DatabaseBusy,
-    "timeout": SyncTimeout,
-    "unauthenticated": Unauthenticated,
-    "forbidden": Forbidden,
-    "unavailable": DatabaseUnavailable,
-}
 
 
 def check_local_only(api: str | None, **given: object) -> None:
@@ -161,7 +139,7 @@ def _error(status: int, answer: dict[str, Any]) -> ScrubError:
     error = answer.get("error")
     if not isinstance(error, dict):
         return ScrubError(f"the service answered HTTP {status}", where="--api")
-    kind = ERRORS.get(str(error.get("code")), ScrubError)
+    kind = by_code(str(error.get("code")))
     where = str(error.get("field") or "")
     template = error.get("template")
     if isinstance(template, dict):  # terms unrendered: guard says them as flags

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from api_support import Api, error_of
 
+from orchestrator.api.errors import STATUS, status_of
+from orchestrator.errors import KINDS, ScrubError, by_code
 from orchestrator.service import observed
 from orchestrator.store.db import Database
 
@@ -248,3 +250,14 @@ def test_malformed_json_is_invalid(api: Api) -> None:
     assert response.status_code == 422
     assert error_of(response)["field"] == "body"
     assert api.dump() == before
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.__name__)
+def test_each_error_kind_has_a_status_and_comes_back_as_itself(kind: type[ScrubError]) -> None:
+    """The API names a kind by its code; the CLI's --api turns the code back into the
+    kind, whose exit code is the local command's."""
+    status, code = status_of(kind("x"))
+    assert status == STATUS[kind.code] and 400 <= status < 600 and code == kind.code
+    assert by_code(code) is kind
+    assert by_code("no such code") is ScrubError
+    assert len({k.code for k in KINDS}) == len(KINDS)
