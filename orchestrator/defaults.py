@@ -8,3 +8,4 @@ A module of its own so a command's option help can name them without loading
 from __future__ import annotations
 
 SYNC_TIMEOUT_S = 30.0  # seconds a `wait` waits for the sites unless told
+SYNC_TIMEOUT_MAX_S = 3600.0  # the longest `wait` a change may ask for

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from test_cli import ALL_PEERS, sessions_up
 from test_cli_imports import loaded_modules
 from typer.testing import CliRunner, Result
 
+from orchestrator.cli import remote
 from orchestrator.cli.main import app
 
 INVENTORY = Path(__file__).parent / "data" / "inventory.yml"
@@ -284,17 +286,19 @@ REMOTE_BAD = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(REMOTE_BAD))
 def test_a_refusal_via_the_api_is_the_local_line_and_changes_nothing(
-    case: str, remote_env: dict[str, str], run: Run, db_url: str
+    remote_env: dict[str, str], run: Run, db_url: str
 ) -> None:
-    args = REMOTE_BAD[case]
-    local = run(*args)
-    assert local.exit_code not in (0, 1), local.output  # a refusal, not a crash
-    before = dump_db(db_url)
-    remote = _remote(remote_env, *args)
-    assert (remote.returncode, remote.stdout, remote.stderr) == (local.exit_code, "", local.stderr)
-    assert dump_db(db_url) == before
+    """Every case against one service (each leaves the database as it was, which is
+    checked): a service process per case would cost the suite a minute here."""
+    for case, args in sorted(REMOTE_BAD.items()):
+        local = run(*args)
+        assert local.exit_code not in (0, 1), (case, local.output)  # a refusal, not a crash
+        before = dump_db(db_url)
+        remote = _remote(remote_env, *args)
+        assert (remote.returncode, remote.stdout, remote.stderr) == (
+            local.exit_code, "", local.stderr), case  # fmt: skip
+        assert dump_db(db_url) == before, case
 
 
 def test_a_change_no_site_acknowledges_is_committed_and_exits_7(
@@ -362,3 +366,40 @@ def test_commands_do_not_import_the_web_stack(group: str) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60)  # fmt: skip
     assert out.stdout.strip() == "[]"
+
+
+def test_a_service_that_takes_the_request_and_never_answers_is_one_line(
+    run: Run, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sent but unanswered: the change may have been made, and the line says so."""
+    monkeypatch.setattr(remote, "TIMEOUT_S", 0.5)
+    monkeypatch.setenv("SCRUBCTL_TOKEN", "scrubctl_whatever")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)  # the kernel accepts; nobody ever answers
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        before = dump_db(db_url)
+        result = run("divert", "start", "acme", "-r", "x", "--api", url)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: --api: no answer from {url}/api/v1/diversions: timed out (the service may "
+        "have made the change: look before sending it again)\n"
+    )
+    assert dump_db(db_url) == before
+
+
+@pytest.mark.parametrize(
+    ("body", "seconds"),
+    [
+        ({"wait": False, "timeout": 100.0}, 0.0),
+        ({"wait": True, "timeout": None}, 30.0),
+        ({"wait": True, "timeout": 120.0}, 120.0),
+        ({"wait": True, "timeout": float("nan")}, 30.0),
+        ({"wait": True, "timeout": 1e308}, 30.0),
+        ({"wait": True, "timeout": -1.0}, 30.0),
+    ],
+)
+def test_the_answer_is_awaited_as_long_as_the_service_may_wait(
+    body: dict[str, object], seconds: float
+) -> None:
+    assert remote._waits(body) == seconds

@@ -9,10 +9,10 @@ the committed change (``bench/api_ttd.py``). The token comes from
 ``ps`` would show it; the audit actor is the token's name.
 
 An error answer becomes the same error class the local command raises (by the
-answer's error code, so the same exit code), with the service's field path, so ``guard`` prints it
-as one line in this face's flags. A change with ``wait`` that some site did not
-acknowledge in time is committed: its 504 carries the result and the error, and
-the command prints the one before raising the other (exit 7).
+answer's error code, so the same exit code), with the service's field path, so
+``guard`` prints it as one line in this face's flags. A change with ``wait`` that
+some site did not acknowledge in time is committed: its 504 carries the result and
+the error, and the command prints the one before raising the other (exit 7).
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ from urllib.parse import quote, urlsplit
 
 import typer
 
+from orchestrator.defaults import SYNC_TIMEOUT_MAX_S, SYNC_TIMEOUT_S
 from orchestrator.errors import InvalidInput, ScrubError, by_code
 
 TOKEN_ENV = "SCRUBCTL_TOKEN"
 API_ENV = "SCRUBCTL_API"
-TIMEOUT_S = 60.0  # connect and each read; a --wait adds its own timeout on top
+TIMEOUT_S = 60.0  # connect, and the answer; a ``wait`` adds its own timeout on top
 
 ApiOption = Annotated[
     str | None,
@@ -68,7 +69,18 @@ def send(
 ) -> Any:
     """A change command's request: refused with this machine's ``--db`` or ``--actor``."""
     check_local_only(api, db=db, actor=actor)
-    return post(api, path, body, cacert)
+    return post(api, path, body, cacert, timeout=TIMEOUT_S + _waits(body))
+
+
+def _waits(body: dict[str, Any]) -> float:
+    """How long the service may hold the answer for the sites: a timeout it would
+    refuse (NaN, 0, too long) is refused quickly, so the default is waited then."""
+    if not body.get("wait"):
+        return 0.0
+    asked = body.get("timeout")
+    if isinstance(asked, (int, float)) and 0 < asked <= SYNC_TIMEOUT_MAX_S:
+        return float(asked)
+    return SYNC_TIMEOUT_S
 
 
 def part(name: str) -> str:
@@ -81,7 +93,9 @@ def result(answer: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in answer.items() if k not in ("wait", "error")}
 
 
-def post(api: str, path: str, body: dict[str, Any], cacert: str | None) -> Any:
+def post(
+    api: str, path: str, body: dict[str, Any], cacert: str | None, timeout: float = TIMEOUT_S
+) -> Any:
     """POST ``body`` as JSON to ``api`` + ``path``; the answer's JSON (an object, or
     a list for a removal). A 504 with a result (a change committed, a site late) is
     returned: see ``raise_late``."""
@@ -102,18 +116,24 @@ def post(api: str, path: str, body: dict[str, Any], cacert: str | None) -> Any:
             import ssl
 
             context = ssl.create_default_context(cafile=cacert)
-            conn = http.client.HTTPSConnection(parts.netloc, timeout=TIMEOUT_S, context=context)
+            conn = http.client.HTTPSConnection(parts.netloc, timeout=timeout, context=context)
         else:
-            conn = http.client.HTTPConnection(parts.netloc, timeout=TIMEOUT_S)
+            conn = http.client.HTTPConnection(parts.netloc, timeout=timeout)
     except (OSError, ValueError) as exc:  # an unreadable --cacert, a port that is no number
         raise InvalidInput(f"{exc}", where="--cacert" if cacert else "--api") from None
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
     try:
-        conn.request("POST", target, body=json.dumps(body).encode(), headers=headers)
-        response = conn.getresponse()
-        status, text = response.status, response.read()
-    except (OSError, http.client.HTTPException) as exc:
-        raise ScrubError(f"cannot reach {url}: {exc}", where="--api") from None
+        try:
+            conn.request("POST", target, body=json.dumps(body).encode(), headers=headers)
+        except (OSError, http.client.HTTPException) as exc:
+            raise ScrubError(f"cannot reach {url}: {exc}", where="--api") from None
+        try:
+            response = conn.getresponse()
+            status, text = response.status, response.read()
+        except (OSError, http.client.HTTPException) as exc:  # sent: it may have been done
+            raise ScrubError(f"no answer from {url}: {exc}", where="--api",
+                             hint="the service may have made the change: look before "
+                                  "sending it again") from None  # fmt: skip
     finally:
         conn.close()
     try:

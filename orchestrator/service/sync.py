@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from sqlalchemy import select
 
-from orchestrator.defaults import SYNC_TIMEOUT_S
+from orchestrator.defaults import SYNC_TIMEOUT_MAX_S, SYNC_TIMEOUT_S
 from orchestrator.domain import Route
 from orchestrator.errors import InvalidInput, NotFound, SyncTimeout
 from orchestrator.planner import plan
@@ -28,7 +28,7 @@ from orchestrator.store.models import SiteSyncRow
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = SYNC_TIMEOUT_S
-MAX_TIMEOUT = 3600.0
+MAX_TIMEOUT = SYNC_TIMEOUT_MAX_S
 Routes = dict[str, frozenset[tuple[Route, tuple[str, ...]]]]
 
 
