@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator.defaults import SYNC_TIMEOUT_S
+from orchestrator.defaults import SYNC_TIMEOUT_MAX_S, SYNC_TIMEOUT_S
 from orchestrator.service.detections import DetectionResult
 from orchestrator.service.diversions import DiversionView, StartResult
 from orchestrator.service.moves import MoveResult
@@ -30,7 +30,8 @@ class Waiting(Body):
     )
     timeout: float | None = Field(
         None,
-        description=f"With wait: seconds (default {SYNC_TIMEOUT_S:g}, at most 3600); 504 after.",
+        description=f"With wait: seconds (default {SYNC_TIMEOUT_S:g}, at most "
+        f"{SYNC_TIMEOUT_MAX_S:g}); 504 after.",
     )
 
 

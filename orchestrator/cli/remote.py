@@ -24,7 +24,7 @@ from urllib.parse import quote, urlsplit
 
 import typer
 
-from orchestrator.defaults import SYNC_TIMEOUT_MAX_S, SYNC_TIMEOUT_S
+from orchestrator.defaults import SYNC_TIMEOUT_S, sync_seconds
 from orchestrator.errors import InvalidInput, ScrubError, by_code
 
 TOKEN_ENV = "SCRUBCTL_TOKEN"
@@ -77,10 +77,7 @@ def _waits(body: dict[str, Any]) -> float:
     refuse (NaN, 0, too long) is refused quickly, so the default is waited then."""
     if not body.get("wait"):
         return 0.0
-    asked = body.get("timeout")
-    if isinstance(asked, (int, float)) and 0 < asked <= SYNC_TIMEOUT_MAX_S:
-        return float(asked)
-    return SYNC_TIMEOUT_S
+    return sync_seconds(body.get("timeout")) or SYNC_TIMEOUT_S
 
 
 def part(name: str) -> str:

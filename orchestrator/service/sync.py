@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from sqlalchemy import select
 
-from orchestrator.defaults import SYNC_TIMEOUT_MAX_S, SYNC_TIMEOUT_S
+from orchestrator.defaults import SYNC_TIMEOUT_MAX_S, SYNC_TIMEOUT_S, sync_seconds
 from orchestrator.domain import Route
 from orchestrator.errors import InvalidInput, NotFound, SyncTimeout
 from orchestrator.planner import plan
@@ -27,8 +27,6 @@ from orchestrator.store.db import Database
 from orchestrator.store.models import SiteSyncRow
 
 T = TypeVar("T")
-DEFAULT_TIMEOUT = SYNC_TIMEOUT_S
-MAX_TIMEOUT = SYNC_TIMEOUT_MAX_S
 Routes = dict[str, frozenset[tuple[Route, tuple[str, ...]]]]
 
 
@@ -110,9 +108,9 @@ def wait_limit(wait: bool, timeout: float | None) -> float:
     """The timeout a change waits for, checked: ``timeout`` only with ``wait``."""
     if timeout is not None and not wait:
         raise InvalidInput("only goes with {wait}", where="timeout", message_terms=True)
-    limit = DEFAULT_TIMEOUT if timeout is None else timeout
-    if not 0 < limit <= MAX_TIMEOUT:
-        raise InvalidInput(f"{limit:g} must be more than 0 and at most {MAX_TIMEOUT:g}",
+    limit = sync_seconds(timeout)
+    if limit is None:
+        raise InvalidInput(f"{timeout:g} must be more than 0 and at most {SYNC_TIMEOUT_MAX_S:g}",
                            where="timeout")  # fmt: skip
     return limit
 
@@ -133,7 +131,7 @@ def timeout_error(result: WaitResult | None, timeout: float | None) -> SyncTimeo
     """The error for a wait that ran out (the change is committed), or None."""
     if result is None or result.ok:
         return None
-    limit = DEFAULT_TIMEOUT if timeout is None else timeout
+    limit = SYNC_TIMEOUT_S if timeout is None else timeout
     return SyncTimeout(
         f"{', '.join(result.timed_out)} did not acknowledge change {result.generation} "
         f"within {limit:g} s",
