@@ -46,18 +46,6 @@ CacertOption = Annotated[
 ]
 
 
-def check_local_only(api: str | None, **given: object) -> None:
-    """Options that mean this machine's database make no sense with ``--api``."""
-    if api is None:
-        return
-    for flag, value in given.items():
-        if value is not None:
-            name = "--" + flag.replace("_", "-")
-            why = ("the token's name is the actor" if flag == "actor"
-                   else "the service uses its own database")  # fmt: skip
-            raise InvalidInput(f"not with --api ({why})", where=name)
-
-
 def send(
     api: str,
     cacert: str | None,
@@ -67,8 +55,12 @@ def send(
     db: str | None,
     actor: str | None,
 ) -> Any:
-    """A change command's request: refused with this machine's ``--db`` or ``--actor``."""
-    check_local_only(api, db=db, actor=actor)
+    """A change command's request. ``--db`` and ``--actor`` mean this machine's
+    database and its audit actor: with ``--api`` they are refused, not ignored."""
+    if db is not None:
+        raise InvalidInput("not with --api (the service uses its own database)", where="--db")
+    if actor is not None:
+        raise InvalidInput("not with --api (the token's name is the actor)", where="--actor")
     return post(api, path, body, cacert, timeout=TIMEOUT_S + _waits(body))
 
 
