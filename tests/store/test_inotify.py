@@ -6,7 +6,6 @@ at once, from another process too, even after SQLite deleted and created again i
 from __future__ import annotations
 
 import logging
-import select
 import shutil
 import sqlite3
 import subprocess
@@ -17,6 +16,7 @@ from pathlib import Path
 import inotify_simple
 import pytest
 from sqlalchemy import select as sql_select
+from waker_support import readable
 
 from orchestrator.service import observed
 from orchestrator.site.waker import InotifyWaker, PollWaker, waker_for
@@ -42,12 +42,6 @@ def waker(db: Database) -> Iterator[InotifyWaker]:
     made.drain()  # what creating the schema did
     yield made
     made.close()
-
-
-def readable(waker: InotifyWaker, timeout: float) -> bool:
-    fd = waker.fileno()
-    assert fd is not None
-    return bool(select.select([fd], [], [], timeout)[0])
 
 
 def bump_without_touching(path: Path) -> None:

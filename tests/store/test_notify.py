@@ -4,7 +4,6 @@ a rollback or an open transaction does not; a lost LISTEN connection comes back.
 
 from __future__ import annotations
 
-import select
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 from pg_support import private_cluster
 from sqlalchemy import text
+from waker_support import readable
 
 from orchestrator.inventory import load_inventory
 from orchestrator.service import diversions, observed
@@ -46,12 +46,6 @@ def waker(db: Database) -> Iterator[ListenWaker]:
     assert isinstance(made, ListenWaker)
     yield made
     made.close()
-
-
-def readable(waker: ListenWaker, timeout: float) -> bool:
-    fd = waker.fileno()
-    assert fd is not None
-    return bool(select.select([fd], [], [], timeout)[0])
 
 
 def start_acme(db: Database) -> None:
